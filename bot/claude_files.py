@@ -1,0 +1,51 @@
+"""Upload prepared files to Claude's Files API once, and reuse their ids."""
+
+from __future__ import annotations
+
+import logging
+
+from anthropic import AsyncAnthropic
+
+from bot.media import PreparedMedia
+from bot.upload_cache import UploadCache
+
+logger = logging.getLogger(__name__)
+
+FILES_MIN_EXPIRY = 3600
+FILES_MAX_EXPIRY = 90 * 86400
+
+
+class ClaudeFiles:
+    """Files API uploads, cached per workspace by the SHA-256 of the bytes sent."""
+
+    def __init__(self, client: AsyncAnthropic, cache: UploadCache, *, expires_in: int) -> None:
+        self.client = client
+        self.cache = cache
+        self.expires_in = min(max(expires_in, FILES_MIN_EXPIRY), FILES_MAX_EXPIRY)
+
+    async def upload_once(self, team_id: str, media: PreparedMedia) -> str:
+        """The Files API id for these bytes, uploading them only if nobody has yet."""
+        sha = media.sha256
+        if cached := await self.cache.get(team_id, sha):
+            return cached
+        async with self.cache.exclusive(team_id, sha):
+            # Someone may have finished the same upload while we waited for the lock.
+            if cached := await self.cache.get(team_id, sha):
+                return cached
+            metadata = await self.client.files.upload(
+                file=(media.name, media.data, media.media_type),
+                expires_in_seconds=self.expires_in,
+            )
+            await self.cache.put(team_id, sha, metadata.id)
+            logger.info(
+                "uploaded %s (%s, %d bytes) as %s",
+                media.name,
+                media.media_type,
+                len(media.data),
+                metadata.id,
+            )
+            return metadata.id
+
+    async def forget(self, team_id: str, sha256: str) -> None:
+        """Drop a cached id the Files API no longer knows, so the next use uploads again."""
+        await self.cache.drop(team_id, sha256)

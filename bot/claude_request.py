@@ -1,0 +1,64 @@
+"""Build the Messages API request from a thread's history and the new question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.models import FileRef, Turn
+
+DEFAULT_QUESTION = "Describe this and point out anything notable."
+SYSTEM_PROMPT = (
+    "You are a helpful assistant in a Slack workspace. People share screenshots, photos, "
+    "charts and PDFs in a thread and ask about them. Answer concisely in Markdown that "
+    "renders in Slack (short paragraphs, lists, code blocks; no tables wider than a phone). "
+    "If the image does not show what is asked about, say so rather than guess."
+)
+
+
+def build_request(
+    *, model: str, max_tokens: int, history: list[Turn], question: Turn, system: str = SYSTEM_PROMPT
+) -> dict[str, Any]:
+    """Keyword arguments for `messages.stream`: the whole conversation, images by file id."""
+    messages = [_message(turn) for turn in [*history, question]]
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": system,
+        "messages": _merged(messages),
+        # Caches the growing prefix, so follow-ups re-read the images' tokens cheaply.
+        "cache_control": {"type": "ephemeral"},
+    }
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    if turn.role == "assistant":
+        return {"role": "assistant", "content": [{"type": "text", "text": turn.text or "…"}]}
+    # Images before the text that asks about them, as Anthropic's vision guide advises.
+    blocks: list[dict[str, Any]] = [_file_block(ref) for ref in turn.files]
+    blocks.append({"type": "text", "text": turn.text or DEFAULT_QUESTION})
+    return {"role": "user", "content": blocks}
+
+
+def _file_block(ref: FileRef) -> dict[str, Any]:
+    return {"type": ref.kind, "source": {"type": "file", "file_id": ref.claude_file_id}}
+
+
+def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join consecutive same-role messages: the API wants user and assistant to alternate."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1]["content"] = [*merged[-1]["content"], *message["content"]]
+        else:
+            merged.append(message)
+    return merged
+
+
+def file_ids(request: dict[str, Any]) -> set[str]:
+    """Every Files API id a request refers to."""
+    return {
+        block["source"]["file_id"]
+        for message in request["messages"]
+        for block in message["content"]
+        if block.get("source", {}).get("type") == "file"
+    }

@@ -1,0 +1,136 @@
+"""Settings: one typed object built at startup from the environment and `.env`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+MANIFEST_HINT = "create the Slack app from deploy/manifest.yml and copy it from the app's settings"
+
+# What to tell the operator when a variable is missing or wrong, by variable name.
+_HINTS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": f"set it to the Bot User OAuth Token (xoxb-…): {MANIFEST_HINT}",
+    "SLACK_SIGNING_SECRET": f"HTTP mode needs it (Basic Information → Signing Secret): "
+    f"{MANIFEST_HINT}",
+    "SLACK_APP_TOKEN": "Socket Mode needs an app-level token (xapp-…) with connections:write",
+    "ANTHROPIC_API_KEY": "set it to an API key from the Claude Console",
+    "SLACK_FILE_HOSTS": "give comma-separated host names, e.g. files.slack.com",
+    "REDIS_URL": "give a redis://, rediss:// or unix:// URL, or unset it for the embedded store",
+}
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_file_hosts: Annotated[tuple[str, ...], NoDecode] = (
+        "files.slack.com",
+        "files-origin.slack.com",
+    )
+
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    claude_model: str = DEFAULT_MODEL
+    claude_max_tokens: int = Field(default=4096, ge=256, le=64000)
+    claude_max_retries: int = Field(default=2, ge=0, le=10)
+
+    redis_url: str | None = None
+    history_ttl_days: int = Field(default=30, ge=1, le=90)
+    follow_ups: bool = True
+
+    max_concurrent_turns: int = Field(default=8, ge=1, le=256)
+    turn_claim_timeout_seconds: float = Field(default=60.0, ge=1.0)
+    max_file_mb: float = Field(default=50.0, gt=0)
+    download_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("slack_file_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+            if not hosts:
+                raise ValueError("needs at least one host")
+            if any("/" in h for h in hosts):
+                raise ValueError("takes host names, not URLs")
+            return hosts
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @property
+    def history_ttl_seconds(self) -> int:
+        """How long a thread's history, dedupe marks and uploads live."""
+        return self.history_ttl_days * 86400
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The download cap in bytes."""
+        return int(self.max_file_mb * 1024 * 1024)
+
+    def require_http(self) -> None:
+        """Refuse to start HTTP mode without a signing secret."""
+        if self.slack_signing_secret is None:
+            raise ConfigError(_missing("SLACK_SIGNING_SECRET"))
+
+    def require_socket(self) -> None:
+        """Refuse to start Socket Mode without an app-level token."""
+        token = self.slack_app_token
+        if token is None:
+            raise ConfigError(_missing("SLACK_APP_TOKEN"))
+        if not token.get_secret_value().startswith("xapp-"):
+            raise ConfigError(f"SLACK_APP_TOKEN is invalid: {_HINTS['SLACK_APP_TOKEN']}")
+
+    def require_claude(self) -> None:
+        """Refuse to start without Claude credentials."""
+        if self.anthropic_api_key is None:
+            raise ConfigError(_missing("ANTHROPIC_API_KEY"))
+
+
+def _missing(name: str) -> str:
+    return f"{name} is not set: {_HINTS.get(name, 'set it in the environment or .env')}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning a validation failure into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+    if first["type"] == "missing":
+        return _missing(name)
+    # The input may be a secret: name the variable and the rule, never the value.
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    hint = _HINTS.get(name)
+    return f"{name} is invalid ({reason})" + (f": {hint}" if hint else "")

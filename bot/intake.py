@@ -1,0 +1,94 @@
+"""Decide which Slack messages the bot answers, and queue each one exactly once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bot.history import ThreadHistory
+from bot.models import Job, SlackFile
+from bot.queue import TurnQueue
+from bot.slack_text import strip_mentions
+
+logger = logging.getLogger(__name__)
+
+# Message subtypes that are a person (or bot) saying something; edits, deletions,
+# joins and the like are not questions.
+_ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast", "bot_message", "me_message"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in the workspace an event came from."""
+
+    team_id: str
+    bot_user_id: str | None
+    bot_id: str | None
+    enterprise_id: str | None = None
+
+
+class Intake:
+    """Turns Slack message events into queued jobs."""
+
+    def __init__(self, history: ThreadHistory, queue: TurnQueue, *, follow_ups: bool) -> None:
+        self.history = history
+        self.queue = queue
+        self.follow_ups = follow_ups
+
+    async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
+        """Queue the message if the bot should answer it; True if it was queued now."""
+        if not self._is_from_someone_else(event, me):
+            return False
+        job = self._job(event, me)
+        if not mentioned and not await self._should_answer(event, job, me):
+            return False
+        return await self._enqueue(job)
+
+    def _is_from_someone_else(self, event: dict[str, Any], me: Identity) -> bool:
+        if event.get("subtype") not in _ANSWERABLE_SUBTYPES or "ts" not in event:
+            return False
+        if me.bot_id and event.get("bot_id") == me.bot_id:
+            return False
+        return not (me.bot_user_id and event.get("user") == me.bot_user_id)
+
+    async def _should_answer(self, event: dict[str, Any], job: Job, me: Identity) -> bool:
+        if me.bot_user_id and f"<@{me.bot_user_id}>" in event.get("text", ""):
+            return True
+        if event.get("bot_id") or event.get("subtype") == "bot_message":
+            return False  # other bots only by mention: two bots must never loop
+        if job.is_dm:
+            return True
+        is_reply = event.get("thread_ts") not in (None, event["ts"])
+        return is_reply and self.follow_ups and await self.history.is_engaged(job.thread)
+
+    async def _enqueue(self, job: Job) -> bool:
+        if not await self.queue.claim_message(job.team_id, job.channel_id, job.message_ts):
+            logger.debug("duplicate delivery ignored: %s", job.ids)
+            return False
+        try:
+            ticket = await self.history.take_ticket(job.thread)
+            await self.queue.push(job, ticket)
+        except Exception:
+            # Let Slack's retry try again rather than lose the message.
+            await self.queue.release_message(job.team_id, job.channel_id, job.message_ts)
+            raise
+        logger.info("queued %s", job.ids)
+        return True
+
+    @staticmethod
+    def _job(event: dict[str, Any], me: Identity) -> Job:
+        channel = event.get("channel", "")
+        files = [SlackFile.model_validate(f) for f in event.get("files", []) if f.get("id")]
+        return Job(
+            team_id=me.team_id,
+            channel_id=channel,
+            message_ts=event["ts"],
+            thread_ts=event.get("thread_ts") or event["ts"],
+            user_id=event.get("user"),
+            text=strip_mentions(event.get("text", ""), me.bot_user_id),
+            files=files,
+            is_dm=event.get("channel_type") == "im" or channel.startswith("D"),
+            bot_user_id=me.bot_user_id,
+            enterprise_id=me.enterprise_id,
+        )

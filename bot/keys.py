@@ -1,0 +1,56 @@
+"""Every Redis key the bot writes, with its prefix and lifetime, in one place."""
+
+from __future__ import annotations
+
+from bot.models import ThreadRef
+
+PREFIX = "vb"
+
+# Slack retries a delivery for up to ~5 minutes and sends mentions twice; a day covers both
+# with room for a queue backlog.
+SEEN_TTL_SECONDS = 24 * 3600
+
+STREAM = f"{PREFIX}:turns"
+GROUP = f"{PREFIX}:workers"
+# Bound the stream: entries are acknowledged in seconds, this is only a safety net.
+STREAM_MAXLEN = 100_000
+
+
+def thread_tag(thread: ThreadRef) -> str:
+    """A Redis Cluster hash tag, so one thread's keys live in one slot."""
+    return f"{{{thread.team_id}:{thread.channel_id}:{thread.thread_ts}}}"
+
+
+def turns(thread: ThreadRef) -> str:
+    """List of the thread's turns, oldest first, as JSON."""
+    return f"{PREFIX}:thread:{thread_tag(thread)}:turns"
+
+
+def meta(thread: ThreadRef) -> str:
+    """Hash of the thread's state: engaged, seeded, ticket counters."""
+    return f"{PREFIX}:thread:{thread_tag(thread)}:meta"
+
+
+def lock(thread: ThreadRef) -> str:
+    """The cross-process lock held while one of the thread's turns is answered."""
+    return f"{PREFIX}:thread:{thread_tag(thread)}:lock"
+
+
+def thread_keys(thread: ThreadRef) -> tuple[str, ...]:
+    """Keys whose lifetime is the thread's history TTL."""
+    return (turns(thread), meta(thread))
+
+
+def seen(team_id: str, channel_id: str, message_ts: str) -> str:
+    """Marks a Slack message as accepted, so duplicates and retries are dropped."""
+    return f"{PREFIX}:seen:{team_id}:{channel_id}:{message_ts}"
+
+
+def upload(team_id: str, sha256: str) -> str:
+    """Files API metadata for bytes already uploaded in this workspace."""
+    return f"{PREFIX}:upload:{{{team_id}:{sha256}}}"
+
+
+def upload_lock(team_id: str, sha256: str) -> str:
+    """Held while those bytes are being uploaded, so two shares don't upload twice."""
+    return f"{PREFIX}:upload:{{{team_id}:{sha256}}}:lock"

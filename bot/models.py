@@ -1,0 +1,90 @@
+"""The data that moves between Slack, Redis and Claude."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ThreadRef(BaseModel):
+    """One Slack thread: workspace, channel and the ts of its parent message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+
+    def __str__(self) -> str:
+        return f"{self.team_id}/{self.channel_id}/{self.thread_ts}"
+
+
+class SlackFile(BaseModel):
+    """A file as a Slack event lists it (only what the bot needs)."""
+
+    id: str
+    name: str = ""
+    mimetype: str | None = None
+    size: int | None = None
+    url_private_download: str | None = None
+    url_private: str | None = None
+    file_access: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name shown to users."""
+        return self.name or self.id
+
+    @property
+    def download_url(self) -> str | None:
+        """The URL that serves the file's bytes."""
+        return self.url_private_download or self.url_private
+
+
+class Job(BaseModel):
+    """A Slack message the bot accepted to answer: what the queue carries."""
+
+    team_id: str
+    channel_id: str
+    message_ts: str
+    thread_ts: str
+    user_id: str | None = None
+    text: str = ""
+    files: list[SlackFile] = []
+    is_dm: bool = False
+    bot_user_id: str | None = None
+    enterprise_id: str | None = None
+
+    @property
+    def thread(self) -> ThreadRef:
+        """The thread this message belongs to (its own ts if it starts one)."""
+        return ThreadRef(team_id=self.team_id, channel_id=self.channel_id, thread_ts=self.thread_ts)
+
+    @property
+    def ids(self) -> str:
+        """Slack ids for log lines."""
+        return f"team={self.team_id} channel={self.channel_id} ts={self.message_ts}"
+
+
+class FileRef(BaseModel):
+    """A prepared file as Claude knows it: where it came from and how it was uploaded."""
+
+    slack_file_id: str
+    name: str
+    media_type: str
+    sha256: str
+    claude_file_id: str
+    kind: Literal["image", "document"] = "image"
+    width: int | None = None
+    height: int | None = None
+
+
+class Turn(BaseModel):
+    """One message of a conversation with Claude, as stored in the thread's history."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    files: list[FileRef] = []
+    message_ts: str | None = None
+    user_id: str | None = None

@@ -1,0 +1,205 @@
+"""The conversation pipeline: from a queued Slack message to a streamed answer in its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anthropic
+from anthropic import AsyncAnthropic
+from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import media
+from bot.claude_files import ClaudeFiles
+from bot.claude_request import build_request
+from bot.claude_stream import FileGone, Usage, stream_answer
+from bot.errors import FileRefused, NothingToAnswer, UserFacingError
+from bot.history import ThreadHistory
+from bot.models import FileRef, Job, SlackFile, Turn
+from bot.queue import QueuedJob
+from bot.slack_files import SlackFileFetcher
+from bot.slack_reply import ThreadReply
+from bot.slack_thread import read_earlier
+from bot.thread_order import turn_slot
+
+logger = logging.getLogger(__name__)
+
+GENERIC_FAILURE = (
+    "Something went wrong on my side while answering. Please try again; if it keeps "
+    "happening, tell whoever runs this bot."
+)
+NOTHING_TO_READ = (
+    "I don't see anything to look at here. Share a screenshot, photo or PDF and mention me "
+    "with a question, or reply in a thread that has one."
+)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The model and the timing the pipeline works with."""
+
+    model: str
+    max_tokens: int
+    lock_seconds: float = 60.0
+    order_wait_seconds: float = 120.0
+
+
+class Conversation:
+    """Answers one queued message at a time per thread, with the thread's history."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        slack: AsyncWebClient,
+        fetcher: SlackFileFetcher,
+        claude: AsyncAnthropic,
+        files: ClaudeFiles,
+        history: ThreadHistory,
+        options: PipelineOptions,
+    ) -> None:
+        self.redis = redis
+        self.slack = slack
+        self.fetcher = fetcher
+        self.claude = claude
+        self.files = files
+        self.history = history
+        self.options = options
+
+    async def handle(self, queued: QueuedJob) -> None:
+        """Answer the job's message unless an earlier delivery already did."""
+        job = queued.job
+        async with turn_slot(
+            self.redis,
+            self.history,
+            job.thread,
+            queued.ticket,
+            lock_seconds=self.options.lock_seconds,
+            order_wait_seconds=self.options.order_wait_seconds,
+        ):
+            if await self.history.was_answered(job.thread, job.message_ts):
+                logger.info("already answered, skipping: %s", job.ids)
+                return
+            reply = ThreadReply(
+                self.slack,
+                channel=job.channel_id,
+                thread_ts=job.thread_ts,
+                message_ts=job.message_ts,
+                team_id=job.team_id,
+                user_id=job.user_id,
+            )
+            try:
+                await self._answer(job, reply)
+            except UserFacingError as exc:
+                await reply.fail(exc.message)
+            except Exception:
+                logger.exception("answering failed: %s", job.ids)
+                await reply.fail(GENERIC_FAILURE)
+
+    async def _answer(self, job: Job, reply: ThreadReply) -> None:
+        await reply.show_progress()
+        history = await self.history.turns(job.thread)
+        files, context = list(job.files), ""
+        if not history and not await self.history.is_seeded(job.thread):
+            earlier = await read_earlier(self.slack, job)
+            files = [*earlier.files, *files]
+            if earlier.lines:
+                context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
+        refs, refused = await self._prepare_all(job.team_id, files)
+        if refused:
+            await reply.post("\n".join(r.message for r in refused))
+        if not refs and not job.text and not any(t.files for t in history):
+            if refused:
+                return await reply.finish()
+            raise NothingToAnswer(NOTHING_TO_READ)
+        question = Turn(
+            role="user",
+            text=context + job.text if job.text else context,
+            files=refs,
+            message_ts=job.message_ts,
+            user_id=job.user_id,
+        )
+        text, usage = await self._ask(job, history, question, reply)
+        await reply.finish()
+        await self.history.record_exchange(job.thread, question, Turn(role="assistant", text=text))
+        logger.info(
+            "answered %s input=%d cache_read=%d cache_write=%d output=%d",
+            job.ids,
+            usage.input_tokens,
+            usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.output_tokens,
+        )
+
+    async def _ask(
+        self, job: Job, history: list[Turn], question: Turn, reply: ThreadReply
+    ) -> tuple[str, Usage]:
+        try:
+            return await stream_answer(self.claude, self._request(history, question), reply.append)
+        except FileGone:
+            logger.info("a referenced file is gone; uploading again: %s", job.ids)
+        # The Files API lost a file (expired or deleted): fetch it from Slack again and
+        # retry once, so the user sees an answer rather than an error.
+        await self._refresh_gone(job.team_id, [*history, question])
+        await self.history.replace(job.thread, history)
+        return await stream_answer(self.claude, self._request(history, question), reply.append)
+
+    def _request(self, history: list[Turn], question: Turn) -> dict[str, object]:
+        return build_request(
+            model=self.options.model,
+            max_tokens=self.options.max_tokens,
+            history=history,
+            question=question,
+        )
+
+    async def _prepare_all(
+        self, team_id: str, files: list[SlackFile]
+    ) -> tuple[list[FileRef], list[FileRefused]]:
+        results = await asyncio.gather(
+            *(self._prepare(team_id, f) for f in files), return_exceptions=True
+        )
+        refs, refused = [], []
+        for result in results:
+            if isinstance(result, FileRefused):
+                refused.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                refs.append(result)
+        return refs, refused
+
+    async def _prepare(self, team_id: str, file: SlackFile) -> FileRef:
+        data = await self.fetcher.fetch(file)
+        # Decoding and re-encoding are CPU work: keep them off the event loop.
+        prepared = await asyncio.to_thread(media.prepare, file.display_name, data)
+        file_id = await self.files.upload_once(team_id, prepared)
+        return FileRef(
+            slack_file_id=file.id,
+            name=prepared.name,
+            media_type=prepared.media_type,
+            sha256=prepared.sha256,
+            claude_file_id=file_id,
+            kind=prepared.kind,
+            width=prepared.width,
+            height=prepared.height,
+        )
+
+    async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
+        """Re-upload every referenced file the Files API no longer has, in place."""
+        for turn in turns:
+            for index, ref in enumerate(turn.files):
+                if await self._still_there(ref.claude_file_id):
+                    continue
+                await self.files.forget(team_id, ref.sha256)
+                fresh = await self._prepare(team_id, SlackFile(id=ref.slack_file_id, name=ref.name))
+                turn.files[index] = fresh
+
+    async def _still_there(self, file_id: str) -> bool:
+        try:
+            metadata = await self.claude.files.retrieve_metadata(file_id)
+        except anthropic.NotFoundError:
+            return False
+        return metadata.expires_at is None or metadata.expires_at > datetime.now(UTC)

@@ -1,0 +1,120 @@
+"""The durable queue of accepted turns: a Redis Stream read by a consumer group."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot import keys
+from bot.models import Job
+
+logger = logging.getLogger(__name__)
+
+# A job that has crashed this many workers is dropped rather than retried forever.
+MAX_DELIVERIES = 3
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job read from the stream, with what is needed to acknowledge it."""
+
+    entry_id: str
+    job: Job
+    ticket: int
+    deliveries: int = 1
+
+
+class TurnQueue:
+    """Accepts each Slack message once and hands it to exactly one worker at a time."""
+
+    def __init__(self, redis: Redis, consumer: str) -> None:
+        self.redis = redis
+        self.consumer = consumer
+
+    async def ensure_group(self) -> None:
+        """Create the stream and its consumer group if they don't exist yet."""
+        try:
+            await self.redis.xgroup_create(keys.STREAM, keys.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def claim_message(self, team_id: str, channel_id: str, message_ts: str) -> bool:
+        """True the first time a message is seen; duplicates and retries get False."""
+        key = keys.seen(team_id, channel_id, message_ts)
+        return bool(await self.redis.set(key, 1, nx=True, ex=keys.SEEN_TTL_SECONDS))
+
+    async def release_message(self, team_id: str, channel_id: str, message_ts: str) -> None:
+        """Undo a claim whose job could not be queued, so Slack's retry gets through."""
+        await self.redis.delete(keys.seen(team_id, channel_id, message_ts))
+
+    async def push(self, job: Job, ticket: int) -> str:
+        """Append a job to the stream."""
+        entry_id = await self.redis.xadd(
+            keys.STREAM,
+            {"job": job.model_dump_json(), "ticket": ticket},
+            maxlen=keys.STREAM_MAXLEN,
+            approximate=True,
+        )
+        return str(entry_id)
+
+    async def read(self, count: int, block_ms: int) -> list[QueuedJob]:
+        """New jobs for this consumer, waiting up to `block_ms` for one."""
+        reply: Any = await self.redis.xreadgroup(
+            keys.GROUP, self.consumer, {keys.STREAM: ">"}, count=count, block=block_ms
+        )
+        if not reply:
+            return []
+        return [self._parse(entry_id, fields) for entry_id, fields in reply[0][1]]
+
+    async def reclaim(self, min_idle_ms: int, count: int) -> list[QueuedJob]:
+        """Jobs another consumer took but stopped working on (its process died)."""
+        _, entries, _ = await self.redis.xautoclaim(
+            keys.STREAM, keys.GROUP, self.consumer, min_idle_ms, start_id="0-0", count=count
+        )
+        claimed = []
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed from the stream meanwhile
+                await self.ack(entry_id)
+                continue
+            queued = self._parse(entry_id, fields, deliveries=await self._deliveries(entry_id))
+            if queued.deliveries > MAX_DELIVERIES:
+                logger.error(
+                    "dropping a job after %d deliveries: %s", queued.deliveries, queued.job.ids
+                )
+                await self.ack(entry_id)
+                continue
+            claimed.append(queued)
+        return claimed
+
+    async def touch(self, entry_ids: list[str]) -> None:
+        """Reset the idle time of jobs still being worked on, so nobody reclaims them."""
+        if entry_ids:
+            ids: list[Any] = list(entry_ids)
+            await self.redis.xclaim(keys.STREAM, keys.GROUP, self.consumer, 0, ids, justid=True)
+
+    async def ack(self, entry_id: str) -> None:
+        """Mark a job done and drop it from the stream."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(keys.STREAM, keys.GROUP, entry_id)
+            pipe.xdel(keys.STREAM, entry_id)
+            await pipe.execute()
+
+    async def _deliveries(self, entry_id: str) -> int:
+        pending = await self.redis.xpending_range(
+            keys.STREAM, keys.GROUP, min=entry_id, max=entry_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    @staticmethod
+    def _parse(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> QueuedJob:
+        return QueuedJob(
+            entry_id=str(entry_id),
+            job=Job.model_validate_json(fields["job"]),
+            ticket=int(fields.get("ticket", 0)),
+            deliveries=deliveries,
+        )

@@ -1,0 +1,169 @@
+"""Post the bot's answer into a Slack thread: progress first, then the streamed text."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+logger = logging.getLogger(__name__)
+
+# markdown_text takes 12,000 characters; leave room for a footer and a continuation mark.
+MESSAGE_LIMIT = 11_500
+STREAM_INTERVAL = 0.4  # chat.appendStream is Tier 4; this stays well inside it
+UPDATE_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min)
+PROGRESS_STATUS = "is looking at your image…"
+
+
+class ThreadReply:
+    """One answer in one thread, streamed natively or, if refused, by edits."""
+
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        *,
+        channel: str,
+        thread_ts: str,
+        message_ts: str,
+        team_id: str,
+        user_id: str | None,
+    ) -> None:
+        self.slack = slack
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.message_ts = message_ts
+        self.team_id = team_id
+        self.user_id = user_id
+        self._ts: str | None = None  # the message being written
+        self._streaming = True  # until Slack refuses chat.startStream
+        self._text = ""  # the current message's text
+        self._shown = 0  # how much of it Slack has
+        self._buffer = ""  # Claude's words not yet placed in a message
+        self._last_sync = 0.0
+        self._reacted = False
+        self.posted: list[str] = []  # ts of every message of this answer
+
+    async def show_progress(self) -> None:
+        """Tell the thread at once that the bot is on it."""
+        try:
+            await self.slack.assistant_threads_setStatus(
+                channel_id=self.channel, thread_ts=self.thread_ts, status=PROGRESS_STATUS
+            )
+            return
+        except SlackApiError as exc:
+            logger.debug("setStatus refused (%s); reacting instead", exc.response.get("error"))
+        try:
+            await self.slack.reactions_add(
+                channel=self.channel, timestamp=self.message_ts, name="eyes"
+            )
+            self._reacted = True
+        except SlackApiError as exc:
+            logger.debug("reactions.add refused: %s", exc.response.get("error"))
+
+    async def append(self, text: str) -> None:
+        """Add Claude's next words; the first ones go out at once, later ones in batches."""
+        self._buffer += text
+        interval = STREAM_INTERVAL if self._streaming else UPDATE_INTERVAL
+        if self._ts is None or time.monotonic() - self._last_sync >= interval:
+            await self._flush()
+
+    async def finish(self, footer: str | None = None) -> None:
+        """Send what is left, close the message and clear the progress signal."""
+        if footer:
+            self._buffer += f"\n\n{footer}"
+        await self._flush()
+        await self._close()
+        await self._clear_progress()
+
+    async def post(self, text: str) -> None:
+        """A single complete message in the thread (notes and errors)."""
+        response = await self.slack.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, markdown_text=text[:MESSAGE_LIMIT]
+        )
+        self.posted.append(str(response["ts"]))
+
+    async def fail(self, text: str) -> None:
+        """End the answer with an error: after any partial text, or as its own message."""
+        if self._ts is None and not self._buffer:
+            await self.post(text)
+            await self._clear_progress()
+        else:
+            await self.finish(footer=f"_{text}_")
+
+    async def _flush(self) -> None:
+        """Move buffered text into messages, starting a new one when one is full."""
+        while len(self._text) + len(self._buffer) > MESSAGE_LIMIT:
+            chunk, self._buffer = _split(self._buffer, MESSAGE_LIMIT - len(self._text))
+            self._text += chunk
+            await self._sync()
+            await self._close()
+        self._text += self._buffer
+        self._buffer = ""
+        await self._sync()
+
+    async def _sync(self) -> None:
+        """Bring Slack's copy of the current message up to date."""
+        if len(self._text) == self._shown:
+            return
+        if self._ts is None:
+            await self._open(self._text)
+        elif self._streaming:
+            await self.slack.chat_appendStream(
+                channel=self.channel, ts=self._ts, markdown_text=self._text[self._shown :]
+            )
+        else:
+            await self.slack.chat_update(
+                channel=self.channel, ts=self._ts, markdown_text=self._text
+            )
+        self._shown = len(self._text)
+        self._last_sync = time.monotonic()
+
+    async def _open(self, text: str) -> None:
+        if self._streaming:
+            try:
+                response = await self.slack.chat_startStream(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    markdown_text=text,
+                    recipient_team_id=self.team_id,
+                    recipient_user_id=self.user_id,
+                )
+                self._ts = str(response["ts"])
+                self.posted.append(self._ts)
+                return
+            except SlackApiError as exc:
+                logger.info("chat.startStream refused (%s); editing instead", exc.response["error"])
+                self._streaming = False
+        response = await self.slack.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, markdown_text=text
+        )
+        self._ts = str(response["ts"])
+        self.posted.append(self._ts)
+
+    async def _close(self) -> None:
+        if self._ts is not None and self._streaming:
+            await self.slack.chat_stopStream(channel=self.channel, ts=self._ts)
+        self._ts = None
+        self._text = ""
+        self._shown = 0
+
+    async def _clear_progress(self) -> None:
+        if self._reacted:
+            with contextlib.suppress(SlackApiError):
+                await self.slack.reactions_remove(
+                    channel=self.channel, timestamp=self.message_ts, name="eyes"
+                )
+            self._reacted = False
+
+
+def _split(text: str, limit: int) -> tuple[str, str]:
+    """Cut `text` at most `limit` characters in, at a line break where there is one."""
+    if len(text) <= limit:
+        return text, ""
+    cut = text.rfind("\n", 0, limit)
+    if cut < limit // 2:
+        cut = limit
+    return text[:cut], text[cut:].lstrip("\n")
