@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import anthropic
 from anthropic import AsyncAnthropic
 
+from bot.claude_stream import translate_error
 from bot.media import PreparedMedia
 from bot.upload_cache import UploadCache
 
@@ -32,10 +34,13 @@ class ClaudeFiles:
             # Someone may have finished the same upload while we waited for the lock.
             if cached := await self.cache.get(team_id, sha):
                 return cached
-            metadata = await self.client.files.upload(
-                file=(media.name, media.data, media.media_type),
-                expires_in_seconds=self.expires_in,
-            )
+            try:
+                metadata = await self.client.files.upload(
+                    file=(media.name, media.data, media.media_type),
+                    expires_in_seconds=self.expires_in,
+                )
+            except anthropic.APIError as exc:
+                raise translate_error(exc) from exc
             await self.cache.put(team_id, sha, metadata.id)
             logger.info(
                 "uploaded %s (%s, %d bytes) as %s",

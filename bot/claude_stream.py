@@ -50,7 +50,7 @@ async def stream_answer(
                 await on_text(text)
             final = await stream.get_final_message()
     except anthropic.APIError as exc:
-        raise _translate(exc) from exc
+        raise translate_error(exc) from exc
     usage = final.usage
     return "".join(parts), Usage(
         input_tokens=usage.input_tokens,
@@ -60,7 +60,8 @@ async def stream_answer(
     )
 
 
-def _translate(exc: anthropic.APIError) -> Exception:
+def translate_error(exc: anthropic.APIError) -> Exception:
+    """The user-facing error (or FileGone) for a failed Claude API call."""
     if isinstance(exc, anthropic.APIConnectionError):
         return ClaudeUnavailable(_UNREACHABLE)
     if not isinstance(exc, anthropic.APIStatusError):

@@ -111,9 +111,11 @@ class Conversation:
         refs, refused = await self._prepare_all(job.team_id, files)
         if refused:
             await reply.post("\n".join(r.message for r in refused))
-        if not refs and not job.text and not any(t.files for t in history):
-            if refused:
+            if not refs:
+                # The question was about files none of which could be read: the notes say
+                # why, and an answer without them would only mislead.
                 return await reply.finish()
+        if not refs and not job.text and not any(t.files for t in history):
             raise NothingToAnswer(NOTHING_TO_READ)
         question = Turn(
             role="user",
@@ -165,7 +167,7 @@ class Conversation:
         for result in results:
             if isinstance(result, FileRefused):
                 refused.append(result)
-            elif isinstance(result, BaseException):
+            elif isinstance(result, BaseException):  # e.g. Claude unavailable: fails the turn
                 raise result
             else:
                 refs.append(result)

@@ -1,0 +1,161 @@
+"""Delivery: one answer per message, fast acks, order, and no turn lost across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot import keys
+from bot.models import ThreadRef
+from tests import samples
+from tests.harness import CHANNEL, TEAM, Harness, eventually, next_ts, start_bot
+
+
+async def test_a_mention_delivered_twice_and_retried_is_answered_once(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    msg = await harness.mention("what is this?", files=[shot])  # app_mention + message
+    event = {"type": "app_mention", **msg}
+    for attempt in (1, 2, 3):
+        response = await harness.deliver(event, event_id="Ev00000001", retry_num=attempt)
+        assert response.status == 200
+
+    assert len(await harness.replies(msg["ts"])) == 1
+    assert len(harness.claude.requests) == 1
+
+
+async def test_two_replicas_answer_a_message_once(harness: Harness) -> None:
+    other = await start_bot(harness.settings)
+    harness.bots.append(other)
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    ts = next_ts()
+    event = {
+        "type": "app_mention",
+        "user": "U0ALICE",
+        "text": f"<@{harness.slack.bot_user_id}> hi",
+        "ts": ts,
+        "channel": CHANNEL,
+        "files": [shot],
+    }
+
+    await asyncio.gather(
+        harness.deliver(event, to=harness.bots[0]),
+        harness.deliver({**event, "type": "message"}, to=other),
+        harness.deliver(event, to=other, retry_num=1),
+    )
+
+    assert len(await harness.replies(ts)) == 1
+
+
+async def test_slack_gets_its_ack_before_claude_answers(harness: Harness) -> None:
+    harness.claude.chunk_delay = 0.2  # a slow answer: ~1 s of streaming
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+
+    started = time.monotonic()
+    response = await harness.deliver(
+        {
+            "type": "app_mention",
+            "user": "U0ALICE",
+            "text": f"<@{harness.slack.bot_user_id}> explain",
+            "ts": (ts := next_ts()),
+            "channel": CHANNEL,
+            "files": [shot],
+        }
+    )
+    acked_after = time.monotonic() - started
+
+    assert response.status == 200
+    assert harness.slack.reply_texts(CHANNEL, ts) == []  # nothing answered yet at ack time
+    assert acked_after < 1.0
+    assert len(await harness.replies(ts)) == 1
+
+
+async def test_turns_in_one_thread_are_answered_in_arrival_order(harness: Harness) -> None:
+    harness.claude.chunk_delay = 0.02
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("one", files=[shot])
+    await harness.replies(first["ts"])
+
+    for word in ("two", "three", "four"):
+        await harness.message(word, thread_ts=first["ts"])
+    await harness.settle()
+
+    questions = [r["messages"][-1]["content"][-1]["text"] for r in harness.claude.requests]
+    assert questions == ["one", "two", "three", "four"]
+    last = harness.claude.requests[-1]["messages"]
+    assert [m["content"][-1]["text"] for m in last if m["role"] == "user"] == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
+
+
+async def test_history_lives_in_redis_with_a_ttl_and_survives_a_restart(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("what is this?", files=[shot])
+    await harness.replies(first["ts"])
+
+    await harness.bot.stop()
+    harness.bots[0] = await start_bot(harness.settings)
+    await harness.message("and after a restart?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert len(replies) == 2
+    last = harness.claude.requests[-1]
+    assert len(last["messages"]) == 3
+    assert len(harness.claude.uploads) == 1
+    thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=first["ts"])
+    redis = harness.bot.services.redis
+    ttl = await redis.ttl(keys.turns(thread))
+    assert 29 * 86400 < ttl <= 30 * 86400
+    assert await redis.llen(keys.turns(thread)) == 4
+
+
+async def test_two_processes_serve_one_thread_interchangeably(harness: Harness) -> None:
+    other = await start_bot(harness.settings)
+    harness.bots.append(other)
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("what is this?", files=[shot])
+    await harness.replies(first["ts"])
+
+    await harness.message("second", thread_ts=first["ts"])
+    await harness.settle()
+    # The other process answers the third turn with everything the first one saw.
+    await harness.bot.stop()
+    harness.bots.remove(harness.bot)
+    await harness.message("third", thread_ts=first["ts"])
+
+    assert len(await harness.replies(first["ts"])) == 3
+    assert [m["role"] for m in harness.claude.requests[-1]["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+
+
+async def test_a_turn_left_by_a_dead_process_is_answered_by_another(harness: Harness) -> None:
+    harness.claude.reply = "A long and careful answer. " * 20
+    harness.claude.chunk_delay = 0.05  # ~3 s of streaming
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    doomed = harness.bot
+    msg = await harness.mention("what is this?", files=[shot])
+    await eventually(lambda: _streaming(harness, msg["ts"]))
+
+    # Kill it without a clean shutdown: its turn stays pending in Redis.
+    for task in [*doomed.services.workers._loops, *doomed.services.workers._running.values()]:
+        task.cancel()
+    await asyncio.sleep(0.05)
+    doomed.services.workers._running.clear()
+    harness.bots.append(await start_bot(harness.settings))
+
+    async def answered_in_full() -> bool:
+        return harness.claude.reply in harness.slack.reply_texts(CHANNEL, msg["ts"])
+
+    await eventually(answered_in_full, timeout=20)
+    assert len(harness.claude.requests) == 2
+
+
+async def _streaming(harness: Harness, ts: str) -> bool:
+    return bool(harness.slack.reply_texts(CHANNEL, ts))

@@ -1,0 +1,94 @@
+"""Files: safe downloads with the bot token, and each image uploaded to Claude once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests import samples
+from tests.harness import CHANNEL, Harness
+
+
+async def test_the_token_goes_only_to_allowlisted_hosts(harness: Harness) -> None:
+    slack = harness.slack
+    grid = slack.add_file("F1", "grid.png", samples.png("red"), redirect_to="origin")
+    leak = slack.add_file("F2", "leak.png", samples.png("blue"), redirect_to="evil")
+    elsewhere = slack.add_file("F3", "far.png", samples.png("green"), host="evil")
+    msg = await harness.mention("what are these?", files=[grid, leak, elsewhere])
+
+    replies = await harness.replies(msg["ts"])
+
+    # Enterprise Grid's redirect to the origin host keeps working, with the token.
+    assert [r.authorization for r in slack.file_requests_to("origin")] == [
+        f"Bearer {slack.bot_token}"
+    ]
+    # The host outside SLACK_FILE_HOSTS never sees a request, let alone the token.
+    assert slack.file_requests_to("evil") == []
+    notes, answer = replies
+    assert "leak.png" in notes and "far.png" in notes and "SLACK_FILE_HOSTS" in notes
+    assert answer == "I see 1 image(s). **Answer 1.**"
+
+
+async def test_an_html_sign_in_page_is_explained(harness: Harness) -> None:
+    # The API accepts the token, but the file host wants another one: what Slack does
+    # when the app lacks files:read.
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    harness.slack.file_token = "xoxb-other"
+    msg = await harness.mention("what is this?", files=[shot])
+
+    (reply,) = await harness.replies(msg["ts"])
+
+    assert "a.png" in reply and "files:read" in reply and "reinstall" in reply
+    assert harness.claude.uploads == []
+
+
+async def test_slack_connect_files_are_resolved_with_files_info(harness: Harness) -> None:
+    shared = harness.slack.add_file("F1", "a.png", samples.png(), file_access="check_file_info")
+    msg = await harness.mention("what is this?", files=[shared])
+
+    assert await harness.replies(msg["ts"]) == ["I see 1 image(s). **Answer 1.**"]
+    assert harness.slack.calls_to("files.info")[0].args["file"] == "F1"
+
+
+async def test_the_same_picture_in_two_threads_is_uploaded_once(harness: Harness) -> None:
+    data = samples.png()
+    one = await harness.mention("a?", files=[harness.slack.add_file("F1", "a.png", data)])
+    two = await harness.mention("b?", files=[harness.slack.add_file("F2", "copy.png", data)])
+    await harness.settle()
+
+    assert len(harness.claude.uploads) == 1
+    ids = {r["messages"][0]["content"][0]["source"]["file_id"] for r in harness.claude.requests}
+    assert ids == {harness.claude.uploads[0].file_id}
+    assert len(await harness.replies(one["ts"])) == len(await harness.replies(two["ts"])) == 1
+
+
+async def test_concurrent_shares_of_the_same_bytes_upload_once(harness: Harness) -> None:
+    data = samples.png("orange")
+    files = [harness.slack.add_file(f"F{i}", f"{i}.png", data) for i in range(6)]
+
+    await asyncio.gather(*(harness.mention(f"q{i}?", files=[f]) for i, f in enumerate(files)))
+    await harness.settle()
+
+    assert len(harness.claude.requests) == 6
+    assert len(harness.claude.uploads) == 1
+
+
+async def test_an_expired_file_is_fetched_again_and_the_turn_retried(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("what is this?", files=[shot])
+    await harness.replies(first["ts"])
+    old = harness.claude.uploads[0].file_id
+    harness.claude.expire(old)
+
+    await harness.message("still there?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert len(replies) == 2 and "Answer" in replies[1]
+    assert len(harness.claude.uploads) == 2
+    new = harness.claude.uploads[1].file_id
+    assert harness.claude.requests[-1]["messages"][0]["content"][0]["source"]["file_id"] == new
+
+    # The history now refers to the new upload: the next turn needs no retry.
+    await harness.message("and again?", thread_ts=first["ts"])
+    await harness.settle()
+    assert len(harness.claude.uploads) == 2
+    assert harness.slack.reply_texts(CHANNEL, first["ts"])[-1].startswith("I see 1 image(s)")

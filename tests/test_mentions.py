@@ -1,0 +1,72 @@
+"""Mentions: a question about shared images is answered in the message's thread."""
+
+from __future__ import annotations
+
+from bot.claude_request import DEFAULT_QUESTION
+from tests import samples
+from tests.harness import CHANNEL, Harness
+
+
+async def test_mention_on_a_screenshot_is_answered_in_its_thread(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "error.png", samples.png())
+    msg = await harness.mention("why does the build fail?", files=[shot])
+
+    replies = await harness.replies(msg["ts"])
+
+    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    (request,) = harness.claude.requests
+    (turn,) = request["messages"]
+    assert turn["role"] == "user"
+    image, text = turn["content"]
+    (upload,) = harness.claude.uploads
+    assert image == {"type": "image", "source": {"type": "file", "file_id": upload.file_id}}
+    assert text == {"type": "text", "text": "why does the build fail?"}
+    assert (upload.filename, upload.media_type) == ("error.png", "image/png")
+    assert upload.data == samples.png()
+
+
+async def test_several_images_go_in_one_request_in_the_order_shared(harness: Harness) -> None:
+    files = [
+        harness.slack.add_file("F1", "a.png", samples.png("red")),
+        harness.slack.add_file("F2", "b.jpg", samples.jpeg(), mimetype="image/jpeg"),
+        harness.slack.add_file("F3", "c.gif", samples.gif(), mimetype="image/gif"),
+        harness.slack.add_file("F4", "d.webp", samples.webp(), mimetype="image/webp"),
+    ]
+    msg = await harness.mention("compare these", files=files)
+
+    assert await harness.replies(msg["ts"]) == ["I see 4 image(s). **Answer 1.**"]
+    (request,) = harness.claude.requests
+    blocks = request["messages"][0]["content"]
+    assert [b["type"] for b in blocks] == ["image"] * 4 + ["text"]
+    by_id = {u.file_id: u for u in harness.claude.uploads}
+    sent = [by_id[b["source"]["file_id"]] for b in blocks[:4]]
+    assert [u.filename for u in sent] == ["a.png", "b.jpg", "c.gif", "d.webp"]
+    assert [u.media_type for u in sent] == ["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+async def test_a_mention_without_a_question_gets_the_default_prompt(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "chart.png", samples.png())
+    msg = await harness.mention("", files=[shot])
+
+    await harness.replies(msg["ts"])
+
+    text = harness.claude.requests[0]["messages"][0]["content"][-1]
+    assert text == {"type": "text", "text": DEFAULT_QUESTION}
+
+
+async def test_uploads_expire_with_the_history(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    msg = await harness.mention("what is this?", files=[shot])
+    await harness.replies(msg["ts"])
+
+    assert harness.claude.uploads[0].expires_in_seconds == 30 * 86400
+
+
+async def test_mention_with_nothing_to_look_at_says_what_would_work(harness: Harness) -> None:
+    msg = await harness.mention("")
+
+    (reply,) = await harness.replies(msg["ts"])
+
+    assert "Share a screenshot, photo or PDF" in reply
+    assert harness.claude.requests == []
+    assert CHANNEL

@@ -1,0 +1,102 @@
+"""Replies: progress at once, streamed Markdown, fallbacks, long answers, errors."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests import samples
+from tests.harness import CHANNEL, Harness
+
+
+async def ask(harness: Harness, question: str = "what is this?") -> str:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    msg = await harness.mention(question, files=[shot])
+    await harness.settle()
+    return str(msg["ts"])
+
+
+async def test_progress_shows_at_once_then_the_answer_streams(harness: Harness) -> None:
+    harness.claude.reply = "The build failed because **tests** timed out. " * 20
+    ts = await ask(harness)
+
+    methods = [c.method for c in harness.slack.calls if c.method.startswith(("chat.", "assist"))]
+    assert methods[0] == "assistant.threads.setStatus"
+    assert harness.slack.calls_to("assistant.threads.setStatus")[0].args["status"]
+    start = harness.slack.calls_to("chat.startStream")[0].args
+    assert start["thread_ts"] == ts
+    assert (start["recipient_team_id"], start["recipient_user_id"]) == ("T0TEAM", "U0ALICE")
+    # The first words go out as soon as Claude sends them, not after a buffer fills.
+    assert start["markdown_text"] == harness.claude.reply[: harness.claude.chunk_size]
+    assert methods[-1] == "chat.stopStream"
+    (message,) = harness.slack.messages(CHANNEL, ts)
+    assert message.text == harness.claude.reply
+    assert message.streamed and message.stopped
+
+
+async def test_without_streaming_it_posts_then_edits(harness: Harness) -> None:
+    harness.slack.streaming_enabled = False
+    harness.slack.status_enabled = False
+    harness.claude.reply = "Line one.\n\nLine two with `code`."
+    ts = await ask(harness)
+
+    assert harness.slack.calls_to("reactions.add")[0].args["name"] == "eyes"
+    assert harness.slack.calls_to("reactions.remove")
+    assert harness.slack.calls_to("chat.postMessage")[0].args["markdown_text"]
+    assert harness.slack.reply_texts(CHANNEL, ts) == [harness.claude.reply]
+
+
+async def test_a_long_answer_continues_in_further_messages(harness: Harness) -> None:
+    paragraph = ("A fairly long line of explanation about the screenshot. " * 4).strip() + "\n"
+    harness.claude.reply = paragraph * 120  # ~27,000 characters
+    harness.claude.chunk_size = 2000
+    ts = await ask(harness)
+
+    texts = harness.slack.reply_texts(CHANNEL, ts)
+    assert len(texts) >= 3
+    assert all(len(t) <= 12000 for t in texts)
+    assert "\n".join(texts).replace("\n", "") == harness.claude.reply.replace("\n", "")
+
+
+async def test_claude_overloaded_tells_the_thread_to_try_again(harness: Harness) -> None:
+    harness.claude.fail_next(529, "overloaded_error")
+    ts = await ask(harness)
+
+    (reply,) = harness.slack.reply_texts(CHANNEL, ts)
+    assert "try again in a minute" in reply
+
+    # The process keeps serving.
+    shot = harness.slack.add_file("F2", "b.png", samples.png("blue"))
+    msg = await harness.mention("again?", files=[shot])
+    assert "Answer" in (await harness.replies(msg["ts"]))[0]
+
+
+async def test_an_error_mid_answer_keeps_the_partial_text_and_says_what_happened(
+    harness: Harness,
+) -> None:
+    harness.claude.reply = "Here is the first part of a long answer that gets cut."
+    harness.claude.fail_mid_stream("overloaded_error", after_chunks=2)
+    ts = await ask(harness)
+
+    (reply,) = harness.slack.reply_texts(CHANNEL, ts)
+    assert reply.startswith(harness.claude.reply[:16])
+    assert "try again in a minute" in reply
+
+
+async def test_a_bad_api_key_is_reported_without_the_key(harness: Harness) -> None:
+    harness.claude.api_key = "sk-ant-other"
+    ts = await ask(harness)
+
+    (reply,) = harness.slack.reply_texts(CHANNEL, ts)
+    assert "ANTHROPIC_API_KEY" in reply
+    assert "sk-ant" not in reply
+
+
+async def test_usage_is_logged_per_turn(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    ts = await ask(harness)
+
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answered")]
+    assert f"ts={ts}" in line
+    assert "input=" in line and "cache_read=" in line and "output=" in line
