@@ -1,0 +1,134 @@
+"""The process around the pipeline: subscriptions, health, settings, limits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+from bot.redis_conn import connect
+from tests import samples
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import CHANNEL, Harness, eventually, make_settings, next_ts, start_bot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
+async def test_every_subscribed_event_has_a_listener(harness: Harness, manifest: str) -> None:
+    events = yaml.safe_load((ROOT / "deploy" / manifest).read_text())["settings"][
+        "event_subscriptions"
+    ]["bot_events"]
+    channel_types = {"channels": "channel", "groups": "group", "im": "im", "mpim": "mpim"}
+    assert events
+    for name in events:
+        kind, _, where = name.partition(".")
+        event = {"type": kind, "user": "U0X", "text": "hi", "ts": next_ts(), "channel": CHANNEL}
+        if where:
+            event["channel_type"] = channel_types[where]
+        response = await harness.deliver(event)
+        assert response.status == 200, name  # Bolt answers 404 (and Slack retries) otherwise
+
+
+async def test_health_check_answers_once_ready(harness: Harness) -> None:
+    async with harness.http.get(f"{harness.bot.url}/healthz") as response:
+        assert response.status == 200
+        assert (await response.json())["ok"] is True
+
+
+async def test_unsigned_requests_are_refused(harness: Harness) -> None:
+    async with harness.http.post(f"{harness.bot.url}/slack/events", data="{}") as response:
+        assert response.status == 401
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_concurrent_turns": 1}])
+async def test_a_process_works_on_a_bounded_number_of_turns(harness: Harness) -> None:
+    harness.claude.reply = "A slow answer. " * 10
+    harness.claude.chunk_delay = 0.05
+    first = await harness.mention(
+        "one?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    second = await harness.mention(
+        "two?", files=[harness.slack.add_file("F2", "b.png", samples.png("blue"))]
+    )
+
+    async def first_streaming() -> bool:
+        return bool(harness.slack.reply_texts(CHANNEL, first["ts"]))
+
+    await eventually(first_streaming)
+    assert len(harness.claude.requests) == 1
+    assert harness.slack.reply_texts(CHANNEL, second["ts"]) == []
+    assert len(await harness.replies(second["ts"])) == 1
+
+
+def test_a_missing_setting_names_the_variable_and_what_to_do() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None)
+    assert str(error.value).startswith("SLACK_BOT_TOKEN is not set")
+    assert "deploy/manifest.yml" in str(error.value)
+
+
+def test_an_invalid_setting_is_named_without_echoing_secrets() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None, slack_bot_token="xoxp-user-token-secret")
+    assert "SLACK_BOT_TOKEN is invalid" in str(error.value)
+    assert "secret" not in str(error.value)
+
+
+def test_file_hosts_are_a_comma_separated_list() -> None:
+    settings = load_settings(
+        _env_file=None, slack_bot_token="xoxb-1", slack_file_hosts="files.slack.com, Files.Example"
+    )
+    assert settings.slack_file_hosts == ("files.slack.com", "files.example")
+
+
+def test_the_command_stops_with_one_line_when_misconfigured(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "SLACK_BOT_TOKEN": "xoxb-test"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "vision-bot: SLACK_SIGNING_SECRET is not set: HTTP mode needs it (Basic Information → "
+        "Signing Secret): create the Slack app from deploy/manifest.yml and copy it from the "
+        "app's settings"
+    ]
+
+
+async def test_without_redis_url_the_embedded_store_warns(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    store = connect(None)
+    await store.set("k", "v")
+    assert await store.get("k") == "v"
+    assert "not persisted" in caplog.text
+
+
+async def test_the_embedded_store_runs_a_whole_conversation(
+    slack: FakeSlack, claude: FakeClaude
+) -> None:
+    settings = make_settings(slack, claude, "")  # no REDIS_URL: the in-process store
+    assert settings.redis_url is None
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            shot = slack.add_file("F1", "a.png", samples.png())
+            first = await harness.mention("what is this?", files=[shot])
+            await harness.replies(first["ts"])
+            await harness.message("and then?", thread_ts=first["ts"])
+            assert len(await harness.replies(first["ts"])) == 2
+        finally:
+            await harness.bot.stop()
