@@ -22,6 +22,7 @@ from bot.claude_files import ClaudeFiles
 from bot.config import Settings
 from bot.history import ThreadHistory
 from bot.intake import Intake
+from bot.media import MediaLimits, native_long_edge
 from bot.pipeline import Conversation, PipelineOptions
 from bot.queue import TurnQueue
 from bot.redis_conn import connect
@@ -103,6 +104,7 @@ def build_services(
         options=PipelineOptions(
             model=settings.claude_model,
             max_tokens=settings.claude_max_tokens,
+            media=MediaLimits(long_edge=native_long_edge(settings.claude_model)),
             lock_seconds=settings.turn_claim_timeout_seconds,
             order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
         ),

@@ -6,6 +6,9 @@ from typing import Any
 
 from bot.models import FileRef, Turn
 
+# Past 20 images in one request Claude caps every image at 2000 px (images from earlier
+# turns count too); keeping the newest 20 keeps full resolution and never fails.
+MAX_IMAGES = 20
 DEFAULT_QUESTION = "Describe this and point out anything notable."
 SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. People share screenshots, photos, "
@@ -19,7 +22,9 @@ def build_request(
     *, model: str, max_tokens: int, history: list[Turn], question: Turn, system: str = SYSTEM_PROMPT
 ) -> dict[str, Any]:
     """Keyword arguments for `messages.stream`: the whole conversation, images by file id."""
-    messages = [_message(turn) for turn in [*history, question]]
+    turns = [*history, question]
+    left_out = left_out_images(turns)
+    messages = [_message(turn, left_out.get(i, set())) for i, turn in enumerate(turns)]
     return {
         "model": model,
         "max_tokens": max_tokens,
@@ -30,13 +35,45 @@ def build_request(
     }
 
 
-def _message(turn: Turn) -> dict[str, Any]:
+def left_out_images(turns: list[Turn]) -> dict[int, set[int]]:
+    """The oldest images past what one request may carry: file positions by turn index."""
+    images = [
+        (t, f)
+        for t, turn in enumerate(turns)
+        for f, ref in enumerate(turn.files)
+        if ref.kind == "image"
+    ]
+    left_out: dict[int, set[int]] = {}
+    for t, f in images[: max(0, len(images) - MAX_IMAGES)]:
+        left_out.setdefault(t, set()).add(f)
+    return left_out
+
+
+def left_out_names(turns: list[Turn]) -> list[str]:
+    """Names of the images `left_out_images` leaves out, oldest first."""
+    left_out = left_out_images(turns)
+    return [turns[t].files[f].name for t in sorted(left_out) for f in sorted(left_out[t])]
+
+
+def _message(turn: Turn, left_out: set[int]) -> dict[str, Any]:
     if turn.role == "assistant":
         return {"role": "assistant", "content": [{"type": "text", "text": turn.text or "…"}]}
     # Images before the text that asks about them, as Anthropic's vision guide advises.
-    blocks: list[dict[str, Any]] = [_file_block(ref) for ref in turn.files]
+    blocks: list[dict[str, Any]] = [
+        _file_block(ref) for i, ref in enumerate(turn.files) if i not in left_out
+    ]
+    dropped = [ref.name for i, ref in enumerate(turn.files) if i in left_out]
+    if dropped:
+        blocks.append({"type": "text", "text": _left_out_note(dropped)})
     blocks.append({"type": "text", "text": turn.text or DEFAULT_QUESTION})
     return {"role": "user", "content": blocks}
+
+
+def _left_out_note(names: list[str]) -> str:
+    return (
+        f"[Left out of this request to stay within {MAX_IMAGES} images: "
+        f"{', '.join(names)}. Say so if the question needs them.]"
+    )
 
 
 def _file_block(ref: FileRef) -> dict[str, Any]:

@@ -78,6 +78,8 @@ class FileRef(BaseModel):
     kind: Literal["image", "document"] = "image"
     width: int | None = None
     height: int | None = None
+    original_width: int | None = None
+    original_height: int | None = None
 
 
 class Turn(BaseModel):

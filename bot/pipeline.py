@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anthropic
@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import media
 from bot.claude_files import ClaudeFiles
-from bot.claude_request import build_request
+from bot.claude_request import DEFAULT_QUESTION, MAX_IMAGES, build_request, left_out_names
 from bot.claude_stream import FileGone, Usage, stream_answer
 from bot.errors import FileRefused, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
@@ -43,8 +43,18 @@ class PipelineOptions:
 
     model: str
     max_tokens: int
+    media: media.MediaLimits = field(default_factory=media.MediaLimits)
     lock_seconds: float = 60.0
     order_wait_seconds: float = 120.0
+
+
+@dataclass
+class Prepared:
+    """The files of one turn: ready for Claude, refused, and what to tell the reader."""
+
+    refs: list[FileRef] = field(default_factory=list)
+    refused: list[FileRefused] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Conversation:
@@ -102,39 +112,42 @@ class Conversation:
     async def _answer(self, job: Job, reply: ThreadReply) -> None:
         await reply.show_progress()
         history = await self.history.turns(job.thread)
-        files, context = list(job.files), ""
-        if not history and not await self.history.is_seeded(job.thread):
-            earlier = await read_earlier(self.slack, job)
-            files = [*earlier.files, *files]
-            if earlier.lines:
-                context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        refs, refused = await self._prepare_all(job.team_id, files)
-        if refused:
-            await reply.post("\n".join(r.message for r in refused))
-            if not refs:
+        files, context = await self._new_material(job, history)
+        prepared = await self._prepare_all(job.team_id, files)
+        if prepared.refused:
+            await reply.post("\n".join(r.message for r in prepared.refused))
+            if not prepared.refs:
                 # The question was about files none of which could be read: the notes say
                 # why, and an answer without them would only mislead.
                 return await reply.finish()
-        if not refs and not job.text and not any(t.files for t in history):
+        if not prepared.refs and not job.text and not any(t.files for t in history):
             raise NothingToAnswer(NOTHING_TO_READ)
         question = Turn(
             role="user",
-            text=context + job.text if job.text else context,
-            files=refs,
+            text=context + (job.text or DEFAULT_QUESTION) if context else job.text,
+            files=prepared.refs,
             message_ts=job.message_ts,
             user_id=job.user_id,
         )
+        if names := left_out_names([*history, question]):
+            prepared.notes.append(
+                f"To stay within {MAX_IMAGES} images per request I left out the oldest: "
+                f"{', '.join(names)}."
+            )
         text, usage = await self._ask(job, history, question, reply)
-        await reply.finish()
+        await reply.finish(footer=" ".join(f"_{note}_" for note in prepared.notes) or None)
         await self.history.record_exchange(job.thread, question, Turn(role="assistant", text=text))
-        logger.info(
-            "answered %s input=%d cache_read=%d cache_write=%d output=%d",
-            job.ids,
-            usage.input_tokens,
-            usage.cache_read_input_tokens,
-            usage.cache_creation_input_tokens,
-            usage.output_tokens,
-        )
+        _log_usage(job, usage)
+
+    async def _new_material(self, job: Job, history: list[Turn]) -> tuple[list[SlackFile], str]:
+        """This message's files, plus, when the bot joins a thread, what came before it."""
+        if history or await self.history.is_seeded(job.thread):
+            return list(job.files), ""
+        earlier = await read_earlier(self.slack, job)
+        context = ""
+        if earlier.lines:
+            context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
+        return [*earlier.files, *job.files], context
 
     async def _ask(
         self, job: Job, history: list[Turn], question: Turn, reply: ThreadReply
@@ -157,26 +170,27 @@ class Conversation:
             question=question,
         )
 
-    async def _prepare_all(
-        self, team_id: str, files: list[SlackFile]
-    ) -> tuple[list[FileRef], list[FileRefused]]:
+    async def _prepare_all(self, team_id: str, files: list[SlackFile]) -> Prepared:
         results = await asyncio.gather(
             *(self._prepare(team_id, f) for f in files), return_exceptions=True
         )
-        refs, refused = [], []
+        prepared = Prepared()
         for result in results:
             if isinstance(result, FileRefused):
-                refused.append(result)
+                prepared.refused.append(result)
             elif isinstance(result, BaseException):  # e.g. Claude unavailable: fails the turn
                 raise result
             else:
-                refs.append(result)
-        return refs, refused
+                prepared.refs.append(result[0])
+                prepared.notes.extend(result[1])
+        return prepared
 
-    async def _prepare(self, team_id: str, file: SlackFile) -> FileRef:
+    async def _prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
         data = await self.fetcher.fetch(file)
         # Decoding and re-encoding are CPU work: keep them off the event loop.
-        prepared = await asyncio.to_thread(media.prepare, file.display_name, data)
+        prepared = await asyncio.to_thread(
+            media.prepare, file.display_name, data, self.options.media
+        )
         file_id = await self.files.upload_once(team_id, prepared)
         return FileRef(
             slack_file_id=file.id,
@@ -187,7 +201,9 @@ class Conversation:
             kind=prepared.kind,
             width=prepared.width,
             height=prepared.height,
-        )
+            original_width=prepared.original_width,
+            original_height=prepared.original_height,
+        ), prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
         """Re-upload every referenced file the Files API no longer has, in place."""
@@ -196,8 +212,8 @@ class Conversation:
                 if await self._still_there(ref.claude_file_id):
                     continue
                 await self.files.forget(team_id, ref.sha256)
-                fresh = await self._prepare(team_id, SlackFile(id=ref.slack_file_id, name=ref.name))
-                turn.files[index] = fresh
+                slack_file = SlackFile(id=ref.slack_file_id, name=ref.name)
+                turn.files[index], _ = await self._prepare(team_id, slack_file)
 
     async def _still_there(self, file_id: str) -> bool:
         try:
@@ -205,3 +221,14 @@ class Conversation:
         except anthropic.NotFoundError:
             return False
         return metadata.expires_at is None or metadata.expires_at > datetime.now(UTC)
+
+
+def _log_usage(job: Job, usage: Usage) -> None:
+    logger.info(
+        "answered %s input=%d cache_read=%d cache_write=%d output=%d",
+        job.ids,
+        usage.input_tokens,
+        usage.cache_read_input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.output_tokens,
+    )
