@@ -26,7 +26,7 @@ READABLE = "PNG, JPEG, GIF, WebP, HEIC, AVIF, TIFF, BMP and ICO images, and PDFs
 
 MAX_SIDE = 8000  # Claude refuses images larger than this on either side
 # Checked from the header before decoding: a small file can claim a huge canvas.
-MAX_DECODE_PIXELS = 90_000_000
+MAX_DECODE_PIXELS = 89_000_000  # just under Pillow's own bomb warning
 MAX_PDF_PAGES = 100
 DIRECT_API_IMAGE_BYTES = 10 * 1024 * 1024 * 3 // 4  # 10 MB once base64-encoded
 NATIVE_LONG_EDGE = 2576  # models from the Claude Opus 4.7 generation on
@@ -85,9 +85,11 @@ class PreparedMedia:
 
 def native_long_edge(model: str) -> int:
     """The longest image edge `model` reads without downscaling it server-side."""
-    match = re.match(r"claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d))?(?:-|$)", model)
+    if re.match(r"claude-\d", model):
+        return OLDER_NATIVE_LONG_EDGE  # claude-3-5-sonnet-… and older names
+    match = re.match(r"claude-[a-z]+-(\d+)(?:-(\d)(?!\d))?", model)
     if not match:
-        return OLDER_NATIVE_LONG_EDGE  # claude-3-… names and unknown models
+        return NATIVE_LONG_EDGE  # a name this release doesn't know is a newer model
     version = (int(match.group(1)), int(match.group(2) or 0))
     return NATIVE_LONG_EDGE if version >= (4, 7) else OLDER_NATIVE_LONG_EDGE
 
@@ -187,7 +189,8 @@ def _fit(
     width, height = image.size
     animated = bool(getattr(image, "is_animated", False))
     notes = (f"{name} is animated: I looked at its first frame only.",) if animated else ()
-    rotated = _exif_orientation(image) not in (0, 1)
+    orientation = _exif_orientation(image)
+    rotated = orientation not in (0, 1)
     if media_type == "image/jpeg" and max(width, height) > limits.long_edge:
         # Let the JPEG decoder skip detail the downscale would throw away (less memory).
         image.draft("RGB", (limits.long_edge, limits.long_edge))
@@ -201,8 +204,12 @@ def _fit(
         and len(data) <= limits.image_bytes
     )
     if as_is:
-        return PreparedMedia(name, data, media_type, "image", width, height, width, height, notes)
+        return PreparedMedia(
+            _renamed(name, media_type), data, media_type, "image", width, height, width, height
+        )
     frame = ImageOps.exif_transpose(image) if rotated else image
+    if orientation in (5, 6, 7, 8):  # a quarter turn: the upright original is portrait
+        width, height = height, width
     out_type, out_data, size = _encode(frame, media_type, limits)
     return PreparedMedia(
         _renamed(name, out_type),
@@ -273,6 +280,15 @@ def _save(frame: Image.Image, media_type: str, options: dict[str, object]) -> by
 
 
 def _renamed(name: str, media_type: str) -> str:
-    suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}[media_type]
+    """The name with the extension of what the bytes are (a PNG called photo.jpg → photo.png)."""
+    suffixes = _SUFFIXES[media_type]
     path = PurePath(name)
-    return f"{path.stem or 'image'}{suffix}" if path.suffix.lower() != suffix else name
+    return name if path.suffix.lower() in suffixes else f"{path.stem or 'image'}{suffixes[0]}"
+
+
+_SUFFIXES = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/webp": (".webp",),
+    "image/gif": (".gif",),
+}

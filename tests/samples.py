@@ -44,3 +44,102 @@ def pdf(pages: int = 1) -> bytes:
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:])
     return out.getvalue()
+
+
+def heic(size: tuple[int, int] = (400, 300), orientation: int | None = None) -> bytes:
+    """A HEIC photo, as iPhones share them (optionally with an EXIF rotation)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    image = Image.new("RGB", size, "orange")
+    ImageDraw.Draw(image).rectangle((0, 0, size[0] // 4, size[1] // 4), fill="black")
+    out = io.BytesIO()
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    image.save(out, "HEIF", quality=80, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def animated_gif(frames: int = 3) -> bytes:
+    """An animated GIF whose frames differ."""
+    colors = ["red", "green", "blue", "yellow", "black"]
+    images = [Image.new("RGB", (40, 30), colors[i % len(colors)]) for i in range(frames)]
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def transparent_icon() -> bytes:
+    """A Windows icon with a transparent background."""
+    image = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((4, 4, 28, 28), fill=(255, 0, 0, 255))
+    out = io.BytesIO()
+    image.save(out, "ICO", sizes=[(32, 32)])
+    return out.getvalue()
+
+
+def screenshot(size: tuple[int, int]) -> bytes:
+    """A retina-sized PNG screenshot: flat panels and lines of text."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, size[0], 80), fill="#1d1c1d")
+    for y in range(120, size[1] - 40, 40):
+        draw.text((40, y), f"ERROR  worker-{y}  connection refused (errno 111)", fill="black")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def noisy(size: tuple[int, int]) -> bytes:
+    """A PNG of noise: the worst case for compression."""
+    import os as _os
+
+    image = Image.frombytes("RGB", size, _os.urandom(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def with_header_size(png_bytes: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (what a decompression bomb looks like)."""
+    import struct
+    import zlib
+
+    ihdr = bytearray(png_bytes[8 : 8 + 25])
+    ihdr[8:16] = struct.pack(">II", width, height)
+    crc = struct.pack(">I", zlib.crc32(bytes(ihdr[4:21])))
+    return png_bytes[:8] + bytes(ihdr[:21]) + crc + png_bytes[8 + 25 :]
+
+
+def encrypted_pdf() -> bytes:
+    """A password-protected PDF."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf())))
+    writer.encrypt("secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def zip_archive() -> bytes:
+    """A ZIP archive."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return out.getvalue()
+
+
+def pdf_pages(pages: int) -> bytes:
+    """A PDF of `pages` blank pages."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=72, height=72)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

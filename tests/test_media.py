@@ -1,0 +1,213 @@
+"""Media: every shared file reaches Claude in a form it reads, or gets a clear reason."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot import media
+from tests import samples
+from tests.harness import CHANNEL, Harness
+
+
+async def ask_about(harness: Harness, *files: tuple[str, bytes, str]) -> list[str]:
+    """Mention the bot on a message with these files; the thread's replies."""
+    shared = [
+        harness.slack.add_file(f"F{i}", name, data, mimetype)
+        for i, (name, data, mimetype) in enumerate(files)
+    ]
+    msg = await harness.mention("what is this?", files=shared)
+    return await harness.replies(msg["ts"])
+
+
+def sent_images(harness: Harness) -> list[Image.Image]:
+    """What Claude received, decoded, in upload order."""
+    return [Image.open(io.BytesIO(u.data)) for u in harness.claude.uploads]
+
+
+async def test_the_type_comes_from_the_bytes_not_the_name(harness: Harness) -> None:
+    await ask_about(harness, ("photo.jpg", samples.png(), "image/jpeg"))
+
+    (upload,) = harness.claude.uploads
+    assert (upload.media_type, upload.filename) == ("image/png", "photo.png")
+    assert upload.data == samples.png()  # already fine: sent as it was
+
+
+async def test_an_iphone_heic_photo_is_sent_as_jpeg(harness: Harness) -> None:
+    replies = await ask_about(harness, ("IMG_0001.HEIC", samples.heic((400, 300)), "image/heic"))
+
+    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    (upload,) = harness.claude.uploads
+    assert (upload.media_type, upload.filename) == ("image/jpeg", "IMG_0001.jpg")
+    assert sent_images(harness)[0].size == (400, 300)
+
+
+async def test_a_rotated_phone_jpeg_is_sent_upright(harness: Harness) -> None:
+    image = Image.new("RGB", (300, 200), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    await ask_about(harness, ("sideways.jpg", out.getvalue(), "image/jpeg"))
+
+    assert sent_images(harness)[0].size == (200, 300)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "sent_type"),
+    [
+        ("scan.tiff", samples.image_bytes("TIFF"), "image/png"),
+        ("legacy.bmp", samples.image_bytes("BMP"), "image/png"),
+        ("favicon.ico", samples.transparent_icon(), "image/png"),
+    ],
+)
+async def test_formats_claude_cannot_read_are_converted(
+    harness: Harness, name: str, data: bytes, sent_type: str
+) -> None:
+    replies = await ask_about(harness, (name, data, "application/octet-stream"))
+
+    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    (upload,) = harness.claude.uploads
+    assert upload.media_type == sent_type
+    if name.endswith(".ico"):
+        assert sent_images(harness)[0].getpixel((0, 0))[3] == 0  # transparency kept
+
+
+async def test_an_animated_gif_is_sent_as_its_first_frame_and_says_so(harness: Harness) -> None:
+    (reply,) = await ask_about(harness, ("party.gif", samples.animated_gif(), "image/gif"))
+
+    assert "party.gif is animated: I looked at its first frame only." in reply
+    (image,) = sent_images(harness)
+    assert getattr(image, "n_frames", 1) == 1
+
+
+async def test_a_retina_screenshot_is_downscaled_to_what_the_model_reads(
+    harness: Harness,
+) -> None:
+    await ask_about(harness, ("5k.png", samples.screenshot((5120, 2880)), "image/png"))
+
+    (image,) = sent_images(harness)
+    assert image.size == (2576, 1449)
+    assert harness.claude.uploads[0].media_type == "image/png"  # text stays crisp
+
+
+@pytest.mark.parametrize("settings_overrides", [{"claude_model": "claude-sonnet-4-6"}])
+async def test_older_models_get_their_smaller_native_size(harness: Harness) -> None:
+    await ask_about(harness, ("5k.png", samples.screenshot((5120, 2880)), "image/png"))
+
+    assert sent_images(harness)[0].size == (1568, 882)
+
+
+def test_an_image_over_the_byte_limit_is_re_encoded_within_it() -> None:
+    limits = media.MediaLimits(image_bytes=300_000)
+    prepared = media.prepare("noise.png", samples.noisy((800, 600)), limits)
+
+    assert len(prepared.data) <= 300_000
+    assert prepared.media_type in ("image/webp", "image/jpeg")
+    assert (prepared.original_width, prepared.original_height) == (800, 600)
+
+
+def test_the_native_long_edge_follows_the_model_generation() -> None:
+    assert media.native_long_edge("claude-sonnet-5-5") == 2576
+    assert media.native_long_edge("claude-opus-4-7") == 2576
+    assert media.native_long_edge("claude-sonnet-4-5-20250929") == 1568
+    assert media.native_long_edge("claude-haiku-4-5-20251001") == 1568
+    assert media.native_long_edge("claude-fable-5-2") == 2576
+    assert media.native_long_edge("claude-3-5-sonnet-latest") == 1568
+
+
+async def test_a_pdf_goes_as_a_document_uploaded_once(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "report.pdf", samples.pdf(3), "application/pdf")
+    msg = await harness.mention("summarise", files=[shot])
+    await harness.replies(msg["ts"])
+    await harness.message("and page 2?", thread_ts=msg["ts"])
+    await harness.settle()
+
+    (upload,) = harness.claude.uploads
+    assert upload.media_type == "application/pdf"
+    document = {"type": "document", "source": {"type": "file", "file_id": upload.file_id}}
+    assert harness.claude.requests[-1]["messages"][0]["content"][0] == document
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("locked.pdf", samples.encrypted_pdf(), "password-protected"),
+        ("archive.png", samples.zip_archive(), "it is a ZIP archive"),
+        ("empty.png", b"", "the file is empty"),
+        ("cut.png", samples.screenshot((400, 300))[:3000], "corrupt or truncated"),
+        ("bomb.png", samples.with_header_size(samples.png(), 30000, 30000), "megapixels"),
+        ("drawing.svg", b'<?xml version="1.0"?><svg xmlns="x"></svg>', "an SVG drawing"),
+    ],
+)
+async def test_unusable_files_are_refused_by_name_with_the_reason(
+    harness: Harness, name: str, data: bytes, expected: str
+) -> None:
+    replies = await ask_about(harness, (name, data, "image/png"))
+
+    assert len(replies) == 1
+    assert name in replies[0] and expected in replies[0]
+    assert harness.claude.uploads == [] and harness.claude.requests == []
+
+
+async def test_a_pdf_over_the_page_limit_is_refused(harness: Harness) -> None:
+    (reply,) = await ask_about(harness, ("book.pdf", samples.pdf_pages(101), "application/pdf"))
+
+    assert "book.pdf" in reply and "101 pages" in reply and "at most 100" in reply
+
+
+async def test_a_refused_file_does_not_stop_the_others(harness: Harness) -> None:
+    notes, answer = await ask_about(
+        harness,
+        ("logs.zip", samples.zip_archive(), "application/zip"),
+        ("chart.png", samples.png(), "image/png"),
+    )
+
+    assert "logs.zip" in notes and "PNG, JPEG, GIF, WebP" in notes
+    assert answer == "I see 1 image(s). **Answer 1.**"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_file_mb": 0.05}])
+@pytest.mark.parametrize("content_length", [True, False])
+async def test_a_file_over_the_cap_stops_the_download(
+    harness: Harness, content_length: bool
+) -> None:
+    big = harness.slack.add_file(
+        "F1",
+        "big.png",
+        samples.noisy((200, 200)),
+        chunk_size=8 * 1024,
+        send_content_length=content_length,
+    )
+    msg = await harness.mention("what is this?", files=[big])
+
+    (reply,) = await harness.replies(msg["ts"])
+    assert "big.png" in reply and "larger than" in reply
+    assert harness.claude.uploads == []
+
+
+async def test_a_long_thread_keeps_within_twenty_images(harness: Harness) -> None:
+    first = await harness.mention(
+        "compare",
+        files=[
+            harness.slack.add_file(f"F{i}", f"shot{i:02}.png", samples.png(f"#{i:02}0000"))
+            for i in range(12)
+        ],
+    )
+    await harness.replies(first["ts"])
+    more = [
+        harness.slack.add_file(f"G{i}", f"more{i:02}.png", samples.png(f"#00{i:02}00"))
+        for i in range(10)
+    ]
+    await harness.message("and these?", thread_ts=first["ts"], files=more)
+    replies = await harness.replies(first["ts"])
+
+    last: dict[str, Any] = harness.claude.requests[-1]
+    assert len(harness.claude.image_blocks(last)) == 20
+    assert "shot00.png, shot01.png" in replies[-1]
+    note = last["messages"][0]["content"][10]
+    assert note["type"] == "text" and "shot00.png, shot01.png" in note["text"]
+    assert CHANNEL
