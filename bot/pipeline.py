@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -78,6 +79,8 @@ class Conversation:
         self.files = files
         self.history = history
         self.options = options
+        # Decoding is CPU- and memory-bound: at most one image per core at a time.
+        self._decoding = asyncio.Semaphore(os.cpu_count() or 2)
 
     async def handle(self, queued: QueuedJob) -> None:
         """Answer the job's message unless an earlier delivery already did."""
@@ -188,9 +191,10 @@ class Conversation:
     async def _prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
         data = await self.fetcher.fetch(file)
         # Decoding and re-encoding are CPU work: keep them off the event loop.
-        prepared = await asyncio.to_thread(
-            media.prepare, file.display_name, data, self.options.media
-        )
+        async with self._decoding:
+            prepared = await asyncio.to_thread(
+                media.prepare, file.display_name, data, self.options.media
+            )
         file_id = await self.files.upload_once(team_id, prepared)
         return FileRef(
             slack_file_id=file.id,
