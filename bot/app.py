@@ -18,16 +18,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channel_settings import ChannelSettings
 from bot.claude_files import ClaudeFiles
 from bot.config import Settings
 from bot.history import ThreadHistory
 from bot.intake import Intake
 from bot.media import MediaLimits, native_long_edge
-from bot.pipeline import Conversation, PipelineOptions
+from bot.pipeline import Conversation, PipelineOptions, Stores
 from bot.queue import TurnQueue
 from bot.redis_conn import connect
 from bot.slack_files import SlackFileFetcher
+from bot.templates import Templates
 from bot.upload_cache import UploadCache
+from bot.usage import UsageCounters
 from bot.workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,9 @@ class Services:
     slack: AsyncWebClient
     http: aiohttp.ClientSession
     claude: AsyncAnthropic
-    history: ThreadHistory
+    templates: Templates
+    channels: ChannelSettings
+    usage: UsageCounters
     queue: TurnQueue
     intake: Intake
     conversation: Conversation
@@ -55,59 +60,76 @@ class Services:
         await self.redis.aclose()
 
 
+def claude_client(settings: Settings) -> AsyncAnthropic:
+    """The Claude API client the settings describe."""
+    api_key = settings.anthropic_api_key
+    return AsyncAnthropic(
+        api_key=api_key.get_secret_value() if api_key else None,
+        base_url=settings.anthropic_base_url,
+        max_retries=settings.claude_max_retries,
+    )
+
+
+def claude_files(settings: Settings, claude: AsyncAnthropic, redis: Redis) -> ClaudeFiles:
+    """Files API uploads with the upload-once cache in `redis`."""
+    ttl = settings.history_ttl_seconds
+    return ClaudeFiles(claude, UploadCache(redis, ttl), expires_in=ttl)
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    """The model, limits and timings the pipeline runs with."""
+    return PipelineOptions(
+        model=settings.claude_model,
+        max_tokens=settings.claude_max_tokens,
+        media=MediaLimits(long_edge=native_long_edge(settings.claude_model)),
+        lock_seconds=settings.turn_claim_timeout_seconds,
+        order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
+    )
+
+
 def build_services(
     settings: Settings,
     *,
+    templates: Templates | None = None,
     redis: Redis | None = None,
-    claude: AsyncAnthropic | None = None,
     consumer: str | None = None,
 ) -> Services:
     """Create the process's clients and the conversation pipeline (nothing runs yet)."""
+    templates = templates or Templates.load(settings.templates_file)
     redis = redis or connect(settings.redis_url)
     slack = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=settings.bot_token,
         base_url=settings.slack_api_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
-    api_key = settings.anthropic_api_key
-    claude = claude or AsyncAnthropic(
-        api_key=api_key.get_secret_value() if api_key else None,
-        base_url=settings.anthropic_base_url,
-        max_retries=settings.claude_max_retries,
-    )
+    claude = claude_client(settings)
     http = aiohttp.ClientSession()
-    history = ThreadHistory(redis, settings.history_ttl_seconds)
+    stores = Stores(
+        ThreadHistory(redis, settings.history_ttl_seconds),
+        ChannelSettings(redis),
+        UsageCounters(redis),
+    )
     queue = TurnQueue(redis, consumer or _consumer_name())
     fetcher = SlackFileFetcher(
         http,
         slack,
-        token=settings.slack_bot_token.get_secret_value(),
+        token=settings.bot_token,
         allowed_hosts=settings.slack_file_hosts,
         max_bytes=settings.max_file_bytes,
         timeout_seconds=settings.download_timeout_seconds,
-    )
-    files = ClaudeFiles(
-        claude,
-        UploadCache(redis, settings.history_ttl_seconds),
-        expires_in=settings.history_ttl_seconds,
     )
     conversation = Conversation(
         redis=redis,
         slack=slack,
         fetcher=fetcher,
         claude=claude,
-        files=files,
-        history=history,
-        options=PipelineOptions(
-            model=settings.claude_model,
-            max_tokens=settings.claude_max_tokens,
-            media=MediaLimits(long_edge=native_long_edge(settings.claude_model)),
-            lock_seconds=settings.turn_claim_timeout_seconds,
-            order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
-        ),
+        files=claude_files(settings, claude, redis),
+        stores=stores,
+        templates=templates,
+        options=pipeline_options(settings),
     )
     workers = Workers(
         queue,
@@ -115,9 +137,20 @@ def build_services(
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
     )
-    intake = Intake(history, queue, follow_ups=settings.follow_ups)
+    intake = Intake(stores.history, queue, stores.channels, follow_ups=settings.follow_ups)
     return Services(
-        settings, redis, slack, http, claude, history, queue, intake, conversation, workers
+        settings=settings,
+        redis=redis,
+        slack=slack,
+        http=http,
+        claude=claude,
+        templates=templates,
+        channels=stores.channels,
+        usage=stores.usage,
+        queue=queue,
+        intake=intake,
+        conversation=conversation,
+        workers=workers,
     )
 
 

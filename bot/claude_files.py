@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import anthropic
@@ -54,3 +55,13 @@ class ClaudeFiles:
     async def forget(self, team_id: str, sha256: str) -> None:
         """Drop a cached id the Files API no longer knows, so the next use uploads again."""
         await self.cache.drop(team_id, sha256)
+
+    async def delete(self, team_id: str, sha256: str) -> None:
+        """Delete uploaded bytes from the Files API (nobody refers to them any more)."""
+        file_id = await self.cache.get(team_id, sha256)
+        await self.cache.drop(team_id, sha256)
+        if file_id is None:
+            return
+        with contextlib.suppress(anthropic.NotFoundError):  # already expired or deleted
+            await self.client.files.delete(file_id)
+        logger.info("deleted %s from the Files API", file_id)

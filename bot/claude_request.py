@@ -19,7 +19,12 @@ SYSTEM_PROMPT = (
 
 
 def build_request(
-    *, model: str, max_tokens: int, history: list[Turn], question: Turn, system: str = SYSTEM_PROMPT
+    *,
+    model: str,
+    max_tokens: int,
+    history: list[Turn],
+    question: Turn,
+    template_prompt: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `messages.stream`: the whole conversation, images by file id."""
     turns = [*history, question]
@@ -28,7 +33,8 @@ def build_request(
     return {
         "model": model,
         "max_tokens": max_tokens,
-        "system": system,
+        # The template is the system prompt, so the user's own words stay the question.
+        "system": f"{SYSTEM_PROMPT}\n\n{template_prompt}" if template_prompt else SYSTEM_PROMPT,
         "messages": _merged(messages),
         # Caches the growing prefix, so follow-ups re-read the images' tokens cheaply.
         "cache_control": {"type": "ephemeral"},
@@ -47,6 +53,17 @@ def left_out_images(turns: list[Turn]) -> dict[int, set[int]]:
     for t, f in images[: max(0, len(images) - MAX_IMAGES)]:
         left_out.setdefault(t, set()).add(f)
     return left_out
+
+
+def sent_images(turns: list[Turn]) -> list[FileRef]:
+    """The images a request carries, in the order Claude sees them."""
+    left_out = left_out_images(turns)
+    return [
+        ref
+        for t, turn in enumerate(turns)
+        for f, ref in enumerate(turn.files)
+        if ref.kind == "image" and f not in left_out.get(t, set())
+    ]
 
 
 def left_out_names(turns: list[Turn]) -> list[str]:

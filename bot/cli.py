@@ -8,9 +8,12 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from bot.templates import Templates
+from bot.terminal import ask, list_templates
 
 logger = logging.getLogger("bot")
 
@@ -20,20 +23,30 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        templates = Templates.load(settings.templates_file)
+        if args.command == "templates":
+            return list_templates(templates)
+        settings.require_claude()
+        if args.command == "ask":
+            _configure_logging("WARNING")
+            files, question = _files_then_question(args.words)
+            return asyncio.run(
+                ask(settings, templates, files, template_name=args.template, question=question)
+            )
         mode = args.command or ("socket" if settings.slack_app_token else "serve")
+        settings.require_slack()
         if mode == "serve":
             settings.require_http()
         else:
             settings.require_socket()
-        settings.require_claude()
     except ConfigError as exc:
         print(f"vision-bot: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     if mode == "serve":
-        _serve(settings, args.port or int(os.environ.get("PORT") or settings.port))
+        _serve(settings, templates, args.port or int(os.environ.get("PORT") or settings.port))
     else:
-        asyncio.run(_socket(settings))
+        asyncio.run(_socket(settings, templates))
     return 0
 
 
@@ -45,8 +58,30 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="HTTP mode: Slack posts to /slack/events")
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT, else 3000)")
     sub.add_parser("socket", help="Socket Mode: no public URL needed (needs SLACK_APP_TOKEN)")
+    ask_cmd = sub.add_parser(
+        "ask",
+        help="answer a question about local files, as the bot would (needs ANTHROPIC_API_KEY)",
+        description="Run the bot's pipeline on local files and stream the answer to stdout. "
+        "Put the question after --, or quote it: vision-bot ask shot.png -- what failed?",
+    )
+    ask_cmd.add_argument("files", nargs="+", metavar="FILE", help="images or PDFs")
+    ask_cmd.add_argument("--template", "-t", help="template name (see `vision-bot templates`)")
+    ask_cmd.add_argument(
+        "--question", "-q", nargs="+", help="the question (default: the template's)"
+    )
+    sub.add_parser("templates", help="list the loaded templates (built-ins plus TEMPLATES_FILE)")
     parser.set_defaults(port=None)
     return parser
+
+
+def _files_then_question(words: list[str]) -> tuple[list[Path], str]:
+    """Split `ask`'s arguments: leading existing files, then the question's words."""
+    count = 0
+    while count < len(words) and Path(words[count]).is_file():
+        count += 1
+    if count == 0:
+        raise ConfigError(f"ask: {words[0]} is not a file; give at least one image or PDF")
+    return [Path(w) for w in words[:count]], " ".join(words[count:])
 
 
 def _configure_logging(level: str) -> None:
@@ -55,26 +90,26 @@ def _configure_logging(level: str) -> None:
     )
 
 
-def _serve(settings: Settings, port: int) -> None:
+def _serve(settings: Settings, templates: Templates, port: int) -> None:
     from aiohttp import web
 
     from bot.app import build_services
     from bot.server import build_web_app
 
     async def make_app() -> web.Application:
-        return build_web_app(build_services(settings))
+        return build_web_app(build_services(settings, templates=templates))
 
     # run_app stops accepting connections on SIGTERM, then runs the cleanup that
     # finishes in-flight answers.
     web.run_app(make_app(), port=port, print=None, shutdown_timeout=30)
 
 
-async def _socket(settings: Settings) -> None:
+async def _socket(settings: Settings, templates: Templates) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import build_bolt, build_services
 
-    services = build_services(settings)
+    services = build_services(settings, templates=templates)
     await services.queue.ensure_group()
     await services.workers.start()
     assert settings.slack_app_token is not None

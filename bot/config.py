@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    slack_bot_token: SecretStr
+    slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50.0, gt=0)
     download_timeout_seconds: float = Field(default=60.0, gt=0)
 
+    templates_file: Path | None = None
+    slash_command: str = "/vision"
+
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -72,9 +76,16 @@ class Settings(BaseSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slash_command")
+    @classmethod
+    def _command_shape(cls, value: str) -> str:
+        if not value.startswith("/") or " " in value or len(value) > 32:
+            raise ValueError("must look like /vision")
         return value
 
     @field_validator("redis_url")
@@ -93,6 +104,18 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """The download cap in bytes."""
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def bot_token(self) -> str:
+        """The Slack bot token (after `require_slack`)."""
+        if self.slack_bot_token is None:
+            raise ConfigError(_missing("SLACK_BOT_TOKEN"))
+        return self.slack_bot_token.get_secret_value()
+
+    def require_slack(self) -> None:
+        """Refuse to start a Slack mode without a bot token."""
+        if self.slack_bot_token is None:
+            raise ConfigError(_missing("SLACK_BOT_TOKEN"))
 
     def require_http(self) -> None:
         """Refuse to start HTTP mode without a signing secret."""

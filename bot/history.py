@@ -1,8 +1,9 @@
-"""Per-thread conversation history in Redis: turns, engagement and answer order."""
+"""Per-thread conversation history in Redis: turns, engagement, template and answer order."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot import keys
 from bot.models import ThreadRef, Turn
@@ -20,28 +21,68 @@ class ThreadHistory:
         raw = await self.redis.lrange(keys.turns(thread), 0, -1)
         return [Turn.model_validate_json(item) for item in raw]
 
-    async def record_exchange(self, thread: ThreadRef, question: Turn, answer: Turn) -> None:
+    async def record_exchange(
+        self, thread: ThreadRef, question: Turn, answer: Turn, *, answered: str
+    ) -> None:
         """Save a question and its answer together and refresh the thread's TTL."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(keys.turns(thread), question.model_dump_json(), answer.model_dump_json())
-            pipe.hset(keys.meta(thread), mapping={"engaged": 1, "seeded": 1})
-            if question.message_ts:
-                pipe.hset(keys.meta(thread), f"answered:{question.message_ts}", 1)
-            for key in keys.thread_keys(thread):
-                pipe.expire(key, self.ttl)
+            self._answered(pipe, thread, answered)
             await pipe.execute()
+        await self._remember_uploads(thread, question)
+
+    async def replace(
+        self, thread: ThreadRef, turns: list[Turn], *, answered: str | None = None
+    ) -> None:
+        """Rewrite the thread's turns (a re-answer, or files re-uploaded under new ids)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.turns(thread))
+            if turns:
+                pipe.rpush(keys.turns(thread), *(t.model_dump_json() for t in turns))
+            self._answered(pipe, thread, answered)
+            await pipe.execute()
+        for turn in turns:
+            await self._remember_uploads(thread, turn)
+
+    def _answered(self, pipe: Pipeline, thread: ThreadRef, answered: str | None) -> None:
+        pipe.hset(keys.meta(thread), mapping={"engaged": 1, "seeded": 1})
+        if answered:
+            pipe.hset(keys.meta(thread), f"answered:{answered}", 1)
+        for key in keys.thread_keys(thread):
+            pipe.expire(key, self.ttl)
+
+    async def _remember_uploads(self, thread: ThreadRef, turn: Turn) -> None:
+        """Note which uploads the thread uses, so forgetting it can delete the unshared ones."""
+        for ref in turn.files:
+            key = keys.upload_threads(thread.team_id, ref.sha256)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, keys.thread_tag(thread))
+                pipe.expire(key, self.ttl)
+                await pipe.execute()
 
     async def is_engaged(self, thread: ThreadRef) -> bool:
         """Whether the bot has answered in this thread (so follow-ups need no mention)."""
         return bool(await self.redis.hexists(keys.meta(thread), "engaged"))
 
     async def is_seeded(self, thread: ThreadRef) -> bool:
-        """Whether the thread's earlier Slack messages have already been read."""
+        """Whether the thread's earlier Slack messages have already been read (or forgotten)."""
         return bool(await self.redis.hexists(keys.meta(thread), "seeded"))
 
-    async def was_answered(self, thread: ThreadRef, message_ts: str) -> bool:
-        """Whether this message already has its answer (a redelivered job is then a no-op)."""
-        return bool(await self.redis.hexists(keys.meta(thread), f"answered:{message_ts}"))
+    async def was_answered(self, thread: ThreadRef, key: str) -> bool:
+        """Whether this request already has its answer (a redelivered job is then a no-op)."""
+        return bool(await self.redis.hexists(keys.meta(thread), f"answered:{key}"))
+
+    async def template(self, thread: ThreadRef) -> str | None:
+        """The template chosen in the thread, if any."""
+        value = await self.redis.hget(keys.meta(thread), "template")
+        return str(value) if value else None
+
+    async def set_template(self, thread: ThreadRef, name: str) -> None:
+        """Make `name` the thread's template for follow-ups."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.meta(thread), "template", name)
+            pipe.expire(keys.meta(thread), self.ttl)
+            await pipe.execute()
 
     async def take_ticket(self, thread: ThreadRef) -> int:
         """The arrival number of a new turn in this thread."""
@@ -60,15 +101,30 @@ class ThreadHistory:
         if ticket > await self.served(thread):
             await self.redis.hset(keys.meta(thread), "served", ticket)
 
-    async def forget(self, thread: ThreadRef) -> None:
-        """Delete everything remembered about the thread."""
-        await self.redis.delete(*keys.thread_keys(thread))
+    async def forget(self, thread: ThreadRef, *, answered: str) -> list[str]:
+        """Delete the thread's turns and choices; the SHA-256s of uploads no thread uses now.
 
-    async def replace(self, thread: ThreadRef, turns: list[Turn]) -> None:
-        """Rewrite the thread's turns (after files were re-uploaded under new ids)."""
+        The thread stays marked as read, so what was posted before is not read again, and
+        its ticket counters stay, so turns queued behind this one keep their order.
+        """
+        shas = {ref.sha256 for turn in await self.turns(thread) for ref in turn.files}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread))
-            if turns:
-                pipe.rpush(keys.turns(thread), *(t.model_dump_json() for t in turns))
-                pipe.expire(keys.turns(thread), self.ttl)
+            pipe.hdel(keys.meta(thread), "engaged", "template")
+            pipe.hset(keys.meta(thread), mapping={"seeded": 1, f"answered:{answered}": 1})
+            pipe.expire(keys.meta(thread), self.ttl)
             await pipe.execute()
+        unused = []
+        for sha in sorted(shas):
+            if not await self._still_used(thread, sha):
+                unused.append(sha)
+        return unused
+
+    async def _still_used(self, forgotten: ThreadRef, sha256: str) -> bool:
+        key = keys.upload_threads(forgotten.team_id, sha256)
+        await self.redis.srem(key, keys.thread_tag(forgotten))
+        for tag in await self.redis.smembers(key):
+            if await self.redis.exists(keys.turns_by_tag(str(tag))):
+                return True
+            await self.redis.srem(key, tag)  # that thread has expired
+        return False

@@ -1,4 +1,4 @@
-"""Decide which Slack messages the bot answers, and queue each one exactly once."""
+"""Decide which Slack requests the bot answers, and queue each one exactly once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.channel_settings import ChannelSettings
 from bot.history import ThreadHistory
 from bot.models import Job, SlackFile
 from bot.queue import TurnQueue
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 # Message subtypes that are a person (or bot) saying something; edits, deletions,
 # joins and the like are not questions.
 _ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast", "bot_message", "me_message"}
+FORGET_WORDS = {"forget", "forget this", "forget this thread", "forget everything"}
 
 
 @dataclass(frozen=True)
@@ -29,11 +31,19 @@ class Identity:
 
 
 class Intake:
-    """Turns Slack message events into queued jobs."""
+    """Turns Slack events and interactions into queued jobs."""
 
-    def __init__(self, history: ThreadHistory, queue: TurnQueue, *, follow_ups: bool) -> None:
+    def __init__(
+        self,
+        history: ThreadHistory,
+        queue: TurnQueue,
+        channels: ChannelSettings,
+        *,
+        follow_ups: bool,
+    ) -> None:
         self.history = history
         self.queue = queue
+        self.channels = channels
         self.follow_ups = follow_ups
 
     async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
@@ -43,7 +53,25 @@ class Intake:
         job = self._job(event, me)
         if not mentioned and not await self._should_answer(event, job, me):
             return False
-        return await self._enqueue(job)
+        if job.text.strip().lower().rstrip(".!") in FORGET_WORDS:
+            job = job.model_copy(update={"action": "forget"})
+        return await self.enqueue(job)
+
+    async def enqueue(self, job: Job) -> bool:
+        """Queue a job unless the same request was queued before; True if queued now."""
+        key = job.request_key
+        if not await self.queue.claim_message(job.team_id, job.channel_id, key):
+            logger.debug("duplicate delivery ignored: %s", job.ids)
+            return False
+        try:
+            ticket = await self.history.take_ticket(job.thread)
+            await self.queue.push(job, ticket)
+        except Exception:
+            # Let Slack's retry try again rather than lose the request.
+            await self.queue.release_message(job.team_id, job.channel_id, key)
+            raise
+        logger.info("queued %s", job.ids)
+        return True
 
     def _is_from_someone_else(self, event: dict[str, Any], me: Identity) -> bool:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or "ts" not in event:
@@ -60,21 +88,10 @@ class Intake:
         if job.is_dm:
             return True
         is_reply = event.get("thread_ts") not in (None, event["ts"])
-        return is_reply and self.follow_ups and await self.history.is_engaged(job.thread)
-
-    async def _enqueue(self, job: Job) -> bool:
-        if not await self.queue.claim_message(job.team_id, job.channel_id, job.message_ts):
-            logger.debug("duplicate delivery ignored: %s", job.ids)
-            return False
-        try:
-            ticket = await self.history.take_ticket(job.thread)
-            await self.queue.push(job, ticket)
-        except Exception:
-            # Let Slack's retry try again rather than lose the message.
-            await self.queue.release_message(job.team_id, job.channel_id, job.message_ts)
-            raise
-        logger.info("queued %s", job.ids)
-        return True
+        if is_reply and self.follow_ups and await self.history.is_engaged(job.thread):
+            return True
+        # Only a file share costs a Redis read for the channel's auto mode.
+        return bool(job.files) and await self.channels.auto(job.team_id, job.channel_id)
 
     @staticmethod
     def _job(event: dict[str, Any], me: Identity) -> Job:

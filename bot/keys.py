@@ -23,7 +23,12 @@ def thread_tag(thread: ThreadRef) -> str:
 
 def turns(thread: ThreadRef) -> str:
     """List of the thread's turns, oldest first, as JSON."""
-    return f"{PREFIX}:thread:{thread_tag(thread)}:turns"
+    return turns_by_tag(thread_tag(thread))
+
+
+def turns_by_tag(tag: str) -> str:
+    """The turns key of the thread with this hash tag."""
+    return f"{PREFIX}:thread:{tag}:turns"
 
 
 def meta(thread: ThreadRef) -> str:
@@ -54,3 +59,22 @@ def upload(team_id: str, sha256: str) -> str:
 def upload_lock(team_id: str, sha256: str) -> str:
     """Held while those bytes are being uploaded, so two shares don't upload twice."""
     return f"{PREFIX}:upload:{{{team_id}:{sha256}}}:lock"
+
+
+def upload_threads(team_id: str, sha256: str) -> str:
+    """Set of thread tags whose history refers to these uploaded bytes."""
+    return f"{PREFIX}:upload:{{{team_id}:{sha256}}}:threads"
+
+
+def channel(team_id: str, channel_id: str) -> str:
+    """Hash of a channel's settings: default template, auto mode. Kept until changed."""
+    return f"{PREFIX}:channel:{team_id}:{channel_id}"
+
+
+# Daily usage counters outlive the 30 days `/vision usage` reports on.
+USAGE_TTL_SECONDS = 32 * 86400
+
+
+def usage(team_id: str, day: str) -> str:
+    """Hash of one workspace's token counters for one UTC day, fields `{channel}:{kind}`."""
+    return f"{PREFIX}:usage:{team_id}:{day}"

@@ -43,8 +43,12 @@ class SlackFile(BaseModel):
 
 
 class Job(BaseModel):
-    """A Slack message the bot accepted to answer: what the queue carries."""
+    """A request the bot accepted (a message, a template choice, a shortcut): what the queue
+    carries."""
 
+    action: Literal["answer", "redo", "forget"] = "answer"
+    key: str = ""  # unique per request, for dedupe; the message ts unless set
+    template: str | None = None  # chosen explicitly with this request
     team_id: str
     channel_id: str
     message_ts: str
@@ -57,6 +61,11 @@ class Job(BaseModel):
     enterprise_id: str | None = None
 
     @property
+    def request_key(self) -> str:
+        """What identifies this request among redeliveries."""
+        return self.key or self.message_ts
+
+    @property
     def thread(self) -> ThreadRef:
         """The thread this message belongs to (its own ts if it starts one)."""
         return ThreadRef(team_id=self.team_id, channel_id=self.channel_id, thread_ts=self.thread_ts)
@@ -64,7 +73,7 @@ class Job(BaseModel):
     @property
     def ids(self) -> str:
         """Slack ids for log lines."""
-        return f"team={self.team_id} channel={self.channel_id} ts={self.message_ts}"
+        return f"team={self.team_id} channel={self.channel_id} ts={self.message_ts} {self.action}"
 
 
 class FileRef(BaseModel):

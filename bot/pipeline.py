@@ -1,4 +1,4 @@
-"""The conversation pipeline: from a queued Slack message to a streamed answer in its thread."""
+"""The conversation pipeline: from a queued request to a streamed answer in its thread."""
 
 from __future__ import annotations
 
@@ -7,24 +7,30 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import media
+from bot import locate, media
+from bot.annotate import Annotator
+from bot.channel_settings import ChannelSettings
 from bot.claude_files import ClaudeFiles
-from bot.claude_request import DEFAULT_QUESTION, MAX_IMAGES, build_request, left_out_names
+from bot.claude_request import MAX_IMAGES, build_request, left_out_names, sent_images
 from bot.claude_stream import FileGone, Usage, stream_answer
 from bot.errors import FileRefused, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.queue import QueuedJob
+from bot.slack_blocks import template_select
 from bot.slack_files import SlackFileFetcher
 from bot.slack_reply import ThreadReply
 from bot.slack_thread import read_earlier
+from bot.templates import Template, Templates
 from bot.thread_order import turn_slot
+from bot.usage import UsageCounters
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,10 @@ GENERIC_FAILURE = (
 NOTHING_TO_READ = (
     "I don't see anything to look at here. Share a screenshot, photo or PDF and mention me "
     "with a question, or reply in a thread that has one."
+)
+FORGOTTEN = (
+    "Done: I've forgotten this thread, its images and my answers. Mention me to start "
+    "again; I won't read what was posted here before."
 )
 
 
@@ -58,8 +68,17 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """The Redis-backed state the pipeline reads and writes."""
+
+    history: ThreadHistory
+    channels: ChannelSettings
+    usage: UsageCounters
+
+
 class Conversation:
-    """Answers one queued message at a time per thread, with the thread's history."""
+    """Answers one queued request at a time per thread, with the thread's history."""
 
     def __init__(
         self,
@@ -69,7 +88,8 @@ class Conversation:
         fetcher: SlackFileFetcher,
         claude: AsyncAnthropic,
         files: ClaudeFiles,
-        history: ThreadHistory,
+        stores: Stores,
+        templates: Templates,
         options: PipelineOptions,
     ) -> None:
         self.redis = redis
@@ -77,13 +97,17 @@ class Conversation:
         self.fetcher = fetcher
         self.claude = claude
         self.files = files
-        self.history = history
+        self.history = stores.history
+        self.channels = stores.channels
+        self.usage = stores.usage
+        self.templates = templates
         self.options = options
+        self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
         self._decoding = asyncio.Semaphore(os.cpu_count() or 2)
 
     async def handle(self, queued: QueuedJob) -> None:
-        """Answer the job's message unless an earlier delivery already did."""
+        """Carry out the job unless an earlier delivery already did."""
         job = queued.job
         async with turn_slot(
             self.redis,
@@ -93,7 +117,7 @@ class Conversation:
             lock_seconds=self.options.lock_seconds,
             order_wait_seconds=self.options.order_wait_seconds,
         ):
-            if await self.history.was_answered(job.thread, job.message_ts):
+            if await self.history.was_answered(job.thread, job.request_key):
                 logger.info("already answered, skipping: %s", job.ids)
                 return
             reply = ThreadReply(
@@ -105,7 +129,12 @@ class Conversation:
                 user_id=job.user_id,
             )
             try:
-                await self._answer(job, reply)
+                if job.action == "forget":
+                    await self._forget(job, reply)
+                elif job.action == "redo":
+                    await self._redo(job, reply)
+                else:
+                    await self._answer(job, reply)
             except UserFacingError as exc:
                 await reply.fail(exc.message)
             except Exception:
@@ -115,6 +144,7 @@ class Conversation:
     async def _answer(self, job: Job, reply: ThreadReply) -> None:
         await reply.show_progress()
         history = await self.history.turns(job.thread)
+        template = await self._template(job)
         files, context = await self._new_material(job, history)
         prepared = await self._prepare_all(job.team_id, files)
         if prepared.refused:
@@ -127,20 +157,80 @@ class Conversation:
             raise NothingToAnswer(NOTHING_TO_READ)
         question = Turn(
             role="user",
-            text=context + (job.text or DEFAULT_QUESTION) if context else job.text,
+            text=context + (job.text or template.question),
             files=prepared.refs,
             message_ts=job.message_ts,
             user_id=job.user_id,
         )
-        if names := left_out_names([*history, question]):
-            prepared.notes.append(
+        # The first answer in a thread offers the other templates under it.
+        select = None
+        if not await self.history.is_engaged(job.thread):
+            select = template_select(self.templates, template.name)
+        answer = await self._respond(
+            job, reply, history, question, template, prepared.notes, blocks=select
+        )
+        await self.history.record_exchange(job.thread, question, answer, answered=job.request_key)
+
+    async def _redo(self, job: Job, reply: ThreadReply) -> None:
+        """Answer the thread's last question again, with the newly chosen template."""
+        history = await self.history.turns(job.thread)
+        last = max((i for i, t in enumerate(history) if t.role == "user"), default=None)
+        template = await self._template(job)
+        if last is None:
+            raise NothingToAnswer("There is no question in this thread to answer again yet.")
+        await reply.show_progress()
+        earlier, question = history[:last], history[last]
+        answer = await self._respond(job, reply, earlier, question, template, [])
+        await self.history.replace(
+            job.thread, [*earlier, question, answer], answered=job.request_key
+        )
+
+    async def _forget(self, job: Job, reply: ThreadReply) -> None:
+        for sha in await self.history.forget(job.thread, answered=job.request_key):
+            await self.files.delete(job.team_id, sha)
+        await reply.post(FORGOTTEN)
+
+    async def _respond(
+        self,
+        job: Job,
+        reply: ThreadReply,
+        history: list[Turn],
+        question: Turn,
+        template: Template,
+        notes: list[str],
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> Turn:
+        """Stream Claude's answer to `question` into the thread; the answer turn."""
+        turns = [*history, question]
+        if names := left_out_names(turns):
+            notes.append(
                 f"To stay within {MAX_IMAGES} images per request I left out the oldest: "
                 f"{', '.join(names)}."
             )
-        text, usage = await self._ask(job, history, question, reply)
-        await reply.finish(footer=" ".join(f"_{note}_" for note in prepared.notes) or None)
-        await self.history.record_exchange(job.thread, question, Turn(role="assistant", text=text))
-        _log_usage(job, usage)
+        text, usage = await self._ask(job, history, question, template, reply)
+        located = locate.parse(text, sent_images(turns)) if template.name == "locate" else None
+        if located and located.dropped:
+            notes.append(
+                f"I left out {located.dropped} region(s) that were malformed or off-image."
+            )
+        footer = " · ".join([f"_Template: {template.name}_", *(f"_{n}_" for n in notes)])
+        await reply.finish(footer=footer, blocks=blocks)
+        if located and located.boxes:
+            problems = await self.annotator.post(job, sent_images(turns), located)
+            if problems:
+                await reply.post("\n".join(problems))
+        await self._count(job, usage)
+        return Turn(role="assistant", text=text)
+
+    async def _template(self, job: Job) -> Template:
+        """The template for this request: explicit choice, thread's, channel's, default."""
+        if job.template and job.template in self.templates:
+            await self.history.set_template(job.thread, job.template)
+            return self.templates.get(job.template)
+        name = await self.history.template(job.thread)
+        name = name or await self.channels.template(job.team_id, job.channel_id)
+        return self.templates.get(name)
 
     async def _new_material(self, job: Job, history: list[Turn]) -> tuple[list[SlackFile], str]:
         """This message's files, plus, when the bot joins a thread, what came before it."""
@@ -153,24 +243,54 @@ class Conversation:
         return [*earlier.files, *job.files], context
 
     async def _ask(
-        self, job: Job, history: list[Turn], question: Turn, reply: ThreadReply
+        self,
+        job: Job,
+        history: list[Turn],
+        question: Turn,
+        template: Template,
+        reply: ThreadReply,
     ) -> tuple[str, Usage]:
+        request = self._request(history, question, template)
         try:
-            return await stream_answer(self.claude, self._request(history, question), reply.append)
+            return await stream_answer(self.claude, request, reply.append)
         except FileGone:
             logger.info("a referenced file is gone; uploading again: %s", job.ids)
         # The Files API lost a file (expired or deleted): fetch it from Slack again and
         # retry once, so the user sees an answer rather than an error.
         await self._refresh_gone(job.team_id, [*history, question])
         await self.history.replace(job.thread, history)
-        return await stream_answer(self.claude, self._request(history, question), reply.append)
+        request = self._request(history, question, template)
+        return await stream_answer(self.claude, request, reply.append)
 
-    def _request(self, history: list[Turn], question: Turn) -> dict[str, object]:
+    def _request(
+        self, history: list[Turn], question: Turn, template: Template
+    ) -> dict[str, object]:
         return build_request(
             model=self.options.model,
             max_tokens=self.options.max_tokens,
             history=history,
             question=question,
+            template_prompt=template.prompt,
+        )
+
+    async def _count(self, job: Job, usage: Usage) -> None:
+        logger.info(
+            "answered %s input=%d cache_read=%d cache_write=%d output=%d",
+            job.ids,
+            usage.input_tokens,
+            usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.output_tokens,
+        )
+        await self.usage.add(
+            job.team_id,
+            job.channel_id,
+            {
+                "input": usage.input_tokens,
+                "cache_read": usage.cache_read_input_tokens,
+                "cache_write": usage.cache_creation_input_tokens,
+                "output": usage.output_tokens,
+            },
         )
 
     async def _prepare_all(self, team_id: str, files: list[SlackFile]) -> Prepared:
@@ -196,7 +316,7 @@ class Conversation:
                 media.prepare, file.display_name, data, self.options.media
             )
         file_id = await self.files.upload_once(team_id, prepared)
-        return FileRef(
+        ref = FileRef(
             slack_file_id=file.id,
             name=prepared.name,
             media_type=prepared.media_type,
@@ -207,7 +327,8 @@ class Conversation:
             height=prepared.height,
             original_width=prepared.original_width,
             original_height=prepared.original_height,
-        ), prepared.notes
+        )
+        return ref, prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
         """Re-upload every referenced file the Files API no longer has, in place."""
@@ -225,14 +346,3 @@ class Conversation:
         except anthropic.NotFoundError:
             return False
         return metadata.expires_at is None or metadata.expires_at > datetime.now(UTC)
-
-
-def _log_usage(job: Job, usage: Usage) -> None:
-    logger.info(
-        "answered %s input=%d cache_read=%d cache_write=%d output=%d",
-        job.ids,
-        usage.input_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.output_tokens,
-    )

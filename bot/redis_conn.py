@@ -9,15 +9,17 @@ from redis.asyncio import BlockingConnectionPool, Redis
 logger = logging.getLogger(__name__)
 
 
-def connect(url: str | None, *, max_connections: int = 50) -> Redis:
+def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
     """A client for `url`; without one, an in-process store that forgets on exit."""
     if url is None:
         import fakeredis
 
-        logger.warning(
-            "REDIS_URL is not set: using an embedded in-process store. Thread history is "
-            "not persisted and cannot be shared between processes; set REDIS_URL for production."
-        )
+        if not quiet:
+            logger.warning(
+                "REDIS_URL is not set: using an embedded in-process store. Thread history is "
+                "not persisted and cannot be shared between processes; set REDIS_URL for "
+                "production."
+            )
         return fakeredis.FakeAsyncRedis(decode_responses=True)
     # A burst of events must wait for a connection, not fail with MaxConnectionsError.
     pool = BlockingConnectionPool.from_url(

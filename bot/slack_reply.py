@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -70,12 +71,14 @@ class ThreadReply:
         if self._ts is None or time.monotonic() - self._last_sync >= interval:
             await self._flush()
 
-    async def finish(self, footer: str | None = None) -> None:
-        """Send what is left, close the message and clear the progress signal."""
+    async def finish(
+        self, footer: str | None = None, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Send what is left, close the message (with `blocks` under it) and clear progress."""
         if footer:
             self._buffer += f"\n\n{footer}"
         await self._flush()
-        await self._close()
+        await self._close(blocks)
         await self._clear_progress()
 
     async def post(self, text: str) -> None:
@@ -143,9 +146,17 @@ class ThreadReply:
         self._ts = str(response["ts"])
         self.posted.append(self._ts)
 
-    async def _close(self) -> None:
+    async def _close(self, blocks: list[dict[str, Any]] | None = None) -> None:
         if self._ts is not None and self._streaming:
-            await self.slack.chat_stopStream(channel=self.channel, ts=self._ts)
+            await self.slack.chat_stopStream(channel=self.channel, ts=self._ts, blocks=blocks)
+        elif self._ts is not None and blocks:
+            # markdown_text can't travel with blocks: the text moves into a markdown block.
+            await self.slack.chat_update(
+                channel=self.channel,
+                ts=self._ts,
+                text=self._text[:3000],
+                blocks=[{"type": "markdown", "text": self._text}, *blocks],
+            )
         self._ts = None
         self._text = ""
         self._shown = 0

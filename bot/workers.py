@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from redis.exceptions import ResponseError
+
 from bot.queue import QueuedJob, TurnQueue
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,16 @@ class Workers:
             free = self.concurrency - len(self._running)
             try:
                 jobs = await self.queue.read(count=max(free, 1), block_ms=self.block_ms)
+            except ResponseError as exc:
+                self._slots.release()
+                if "NOGROUP" in str(exc):
+                    # Redis lost the stream (restarted without persistence, or flushed).
+                    logger.warning("the turn queue is gone from Redis; creating it again")
+                    await self.queue.ensure_group()
+                else:
+                    logger.exception("reading the turn queue failed; retrying")
+                    await asyncio.sleep(1)
+                continue
             except Exception:
                 self._slots.release()
                 logger.exception("reading the turn queue failed; retrying")

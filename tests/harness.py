@@ -28,6 +28,11 @@ USER = "U0ALICE"
 _ts = itertools.count(1)
 
 
+def answer(images: int, number: int, template: str = "describe") -> str:
+    """What the thread shows for FakeClaude's default answer: its text and the footer."""
+    return f"I see {images} image(s). **Answer {number}.**\n\n_Template: {template}_"
+
+
 def next_ts() -> str:
     """A fresh Slack message ts."""
     return f"1700000000.{next(_ts):06d}"

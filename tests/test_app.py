@@ -71,7 +71,7 @@ async def test_a_process_works_on_a_bounded_number_of_turns(harness: Harness) ->
 
 def test_a_missing_setting_names_the_variable_and_what_to_do() -> None:
     with pytest.raises(ConfigError) as error:
-        load_settings(_env_file=None)
+        load_settings(_env_file=None).require_slack()
     assert str(error.value).startswith("SLACK_BOT_TOKEN is not set")
     assert "deploy/manifest.yml" in str(error.value)
 
@@ -91,7 +91,7 @@ def test_file_hosts_are_a_comma_separated_list() -> None:
 
 
 def test_the_command_stops_with_one_line_when_misconfigured(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "SLACK_BOT_TOKEN": "xoxb-test"}
+    env = {"PATH": os.environ["PATH"], "SLACK_BOT_TOKEN": "xoxb-test", "ANTHROPIC_API_KEY": "k"}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes import FakeClaude, FakeSlack
+from tests.fakes.slack_api import UploadedFile
 
 MODEL = "claude-sonnet-5-5"
 
@@ -364,3 +366,179 @@ async def test_check_file_info_and_slow_download(slack: FakeSlack, web: AsyncWeb
         assert resp.content_length == len(data)
         assert len(await resp.content.read(10_000)) <= 10_000  # a size cap gives up early
     assert len(slack.file_requests) == 2
+
+
+# ----- Slack uploads, modals, ephemerals, blocks, deletes -----
+async def test_files_upload_v2(slack: FakeSlack, web: AsyncWebClient) -> None:
+    png = image_bytes()
+    done = await web.files_upload_v2(
+        channel="C1",
+        thread_ts="1.2",
+        file=png,
+        filename="a.png",
+        title="Annotated",
+        initial_comment="Here it is",
+    )
+    [up] = slack.uploaded_to("C1", "1.2")
+    assert isinstance(up, UploadedFile) and up.data == png
+    assert (up.filename, up.title, up.initial_comment) == ("a.png", "Annotated", "Here it is")
+    assert done["file"]["id"] == up.file_id and up.file_id.startswith("F")
+    assert done["files"][0]["title"] == "Annotated" and done["files"][0]["name"] == "a.png"
+    assert slack.uploaded_to("C1") == [up] and not slack.uploaded_to("C1", "9.9")
+    assert [c.method for c in slack.calls] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+    assert slack.calls[0].args["length"] == str(len(png))
+    info = await web.files_info(file=up.file_id)
+    assert info["file"]["mimetype"] == "image/png" and info["file"]["original_w"] == 40
+    auth = {"Authorization": "Bearer xoxb-test"}
+    url = info["file"]["url_private_download"]
+    async with aiohttp.ClientSession() as http, http.get(url, headers=auth) as resp:
+        assert await resp.read() == png
+
+    private = await web.files_upload_v2(content="notes", filename="n.txt")
+    assert slack.uploaded_files[-1].channel_id is None and private["file"]["title"] == "n.txt"
+
+
+async def test_upload_steps_by_hand(slack: FakeSlack, web: AsyncWebClient) -> None:
+    with pytest.raises(SlackApiError, match="missing_argument"):
+        await web.files_getUploadURLExternal(filename="a.png", length=0)
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        await web.api_call("files.getUploadURLExternal", params={"length": 3})
+    got = await web.files_getUploadURLExternal(filename="a.bin", length=3, alt_txt="bytes")
+    url, file_id = got["upload_url"], got["file_id"]
+    assert url.startswith(f"http://{slack.file_host()}/upload/v1/")
+    with pytest.raises(SlackApiError, match="file_not_found"):  # bytes not sent yet
+        await web.files_completeUploadExternal(files=[{"id": file_id}], channel_id="C1")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data=b"toolong") as resp:
+            assert resp.status == 400
+        form = aiohttp.FormData()
+        form.add_field("filename", b"abc", filename="a.bin")
+        async with http.post(url, data=form) as resp:  # multipart is accepted too
+            assert resp.status == 200 and await resp.text() == "OK - 3"
+        async with http.post(url.rsplit("/", 1)[0] + "/nope", data=b"abc") as resp:
+            assert resp.status == 404
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        await web.files_completeUploadExternal(files=[{"id": file_id}], thread_ts="1.2")
+    with pytest.raises(SlackApiError, match="file_not_found"):
+        await web.files_completeUploadExternal(files=[{"id": "F404"}], channel_id="C1")
+    done = await web.files_completeUploadExternal(files=[{"id": file_id, "title": "B"}])
+    assert done["files"][0]["id"] == file_id and done["files"][0]["alt_txt"] == "bytes"
+    assert slack.uploaded_files[0].data == b"abc" and slack.uploaded_files[0].title == "B"
+    with pytest.raises(SlackApiError, match="file_not_found"):  # completed once only
+        await web.files_completeUploadExternal(files=[{"id": file_id}])
+
+
+def modal(title: str = "Ask about an image", **extra: Any) -> dict[str, Any]:
+    """A small valid modal view."""
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "Pick one"}}
+    view = {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": [block]}
+    return {**view, **extra}
+
+
+async def test_views_open_and_update(slack: FakeSlack, web: AsyncWebClient) -> None:
+    opened = await web.views_open(trigger_id="t1", view=modal(callback_id="ask"))
+    view = opened["view"]
+    assert view["id"].startswith("V") and view["callback_id"] == "ask"
+    assert slack.views == [view] and view["title"]["text"] == "Ask about an image"
+    with pytest.raises(SlackApiError, match="expired_trigger_id"):
+        await web.views_open(trigger_id="t1", view=modal())
+    with pytest.raises(SlackApiError, match="invalid_arguments") as long_title:
+        await web.views_open(trigger_id="t2", view=modal("x" * 25))
+    assert (
+        "less than 25 characters" in long_title.value.response["response_metadata"]["messages"][0]
+    )
+    for bad in (
+        {**modal(), "type": "home"},
+        {"type": "modal", "title": {"type": "plain_text", "text": "T"}},
+        {**modal(), "title": {"type": "mrkdwn", "text": "T"}},
+    ):
+        with pytest.raises(SlackApiError, match="invalid_arguments"):
+            await web.views_open(trigger_id="t3", view=bad)
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        await web.views_open(trigger_id="", view=modal())
+    as_string = await web.views_open(trigger_id="t4", view=json.dumps(modal(external_id="e1")))
+    assert len(slack.views) == 2 and as_string["view"]["external_id"] == "e1"
+
+    updated = await web.views_update(view_id=view["id"], view=modal("Done"))
+    assert updated["view"]["id"] == view["id"] and slack.views[0]["title"]["text"] == "Done"
+    await web.views_update(external_id="e1", view=modal("Again", external_id="e1"))
+    assert slack.views[1]["title"]["text"] == "Again" and len(slack.views) == 2
+    with pytest.raises(SlackApiError, match="not_found"):
+        await web.views_update(external_id="nope", view=modal())
+    with pytest.raises(SlackApiError, match="hash_conflict"):
+        await web.views_update(view_id=view["id"], view=modal(), hash="stale")
+
+
+async def test_post_ephemeral(slack: FakeSlack, web: AsyncWebClient) -> None:
+    sent = await web.chat_postEphemeral(channel="C1", user="U1", text="only you", thread_ts="1.1")
+    md = [{"type": "markdown", "text": "**only** you"}]
+    with pytest.warns(UserWarning, match="`text` argument is missing"):
+        await web.chat_postEphemeral(channel="C1", user="U1", blocks=md)
+    await web.chat_postEphemeral(channel="C1", user="U2", markdown_text="_hi_")
+    assert slack.ephemerals[0] == {
+        "channel": "C1",
+        "user": "U1",
+        "text": "only you",
+        "blocks": None,
+        "thread_ts": "1.1",
+        "message_ts": sent["message_ts"],
+    }
+    assert slack.ephemerals[1]["text"] == "**only** you" and slack.ephemerals[1]["blocks"] == md
+    assert slack.ephemerals[2]["text"] == "_hi_" and not slack.messages("C1")
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        await web.api_call("chat.postEphemeral", json={"channel": "C1", "text": "no user"})
+    with pytest.raises(SlackApiError, match="no_text"):
+        await web.api_call("chat.postEphemeral", json={"channel": "C1", "user": "U1"})
+
+
+async def test_blocks_keep_text_and_markdown_blocks(slack: FakeSlack, web: AsyncWebClient) -> None:
+    thread = "1700000000.000100"
+    md = {"type": "markdown", "text": "**Answer**"}
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Retry"}, "value": "r"}
+    actions = {"type": "actions", "elements": [button]}
+    both = await web.chat_postMessage(
+        channel="C1", thread_ts=thread, text="Answer", blocks=[md, actions]
+    )
+    assert slack.message(both["ts"]).text == "Answer"
+    assert slack.message(both["ts"]).blocks == [md, actions]
+    assert both["message"]["text"] == "Answer" and both["message"]["blocks"][0] == md
+    fields = {"type": "section", "fields": [{"type": "mrkdwn", "text": "*a*"}]}
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "more"}}
+    with pytest.warns(UserWarning, match="`text` argument is missing"):
+        only = await web.chat_postMessage(
+            channel="C1", thread_ts=thread, blocks=[md, section, fields]
+        )
+    assert slack.message(only["ts"]).text == "**Answer**\nmore\n*a*"
+    await web.chat_update(channel="C1", ts=only["ts"], text="fallback", blocks=[md])
+    assert slack.message(only["ts"]).text == "fallback"
+    assert slack.message(only["ts"]).blocks == [md]
+    assert slack.reply_texts("C1", thread) == ["Answer", "fallback"]
+    for bad in ([{"type": "markdown"}], [{"type": "markdown", "text": "x" * 12_001}], [{}]):
+        with pytest.raises(SlackApiError, match="invalid_blocks"):
+            await web.chat_postMessage(channel="C1", text="x", blocks=bad)
+
+    stream = await web.chat_stream(channel="D1", thread_ts=thread)
+    await stream.append(markdown_text="Streamed")
+    await stream.stop(blocks=[actions])
+    [streamed] = slack.messages("D1", thread)
+    assert streamed.text == "Streamed" and streamed.blocks == [actions] and streamed.stopped
+    started = await web.chat_startStream(channel="D1", thread_ts="2.0")
+    await web.chat_stopStream(channel="D1", ts=started["ts"], blocks=json.dumps([md]))
+    assert slack.message(started["ts"]).blocks == [md]
+    assert slack.reply_texts("D1", "2.0") == ["**Answer**"]  # only blocks: their text
+
+
+async def test_chat_delete(slack: FakeSlack, web: AsyncWebClient) -> None:
+    first = await web.chat_postMessage(channel="C1", thread_ts="1.1", text="one")
+    second = await web.chat_postMessage(channel="C1", thread_ts="1.1", text="two")
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        await web.chat_delete(channel="C2", ts=first["ts"])
+    deleted = await web.chat_delete(channel="C1", ts=first["ts"])
+    assert deleted["ts"] == first["ts"] and deleted["channel"] == "C1"
+    assert [m.ts for m in slack.messages("C1")] == [second["ts"]]
+    assert slack.reply_texts("C1", "1.1") == ["two"]
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        await web.chat_delete(channel="C1", ts=first["ts"])

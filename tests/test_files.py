@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests import samples
-from tests.harness import CHANNEL, Harness
+from tests.harness import CHANNEL, Harness, answer
 
 
 async def test_the_token_goes_only_to_allowlisted_hosts(harness: Harness) -> None:
@@ -23,9 +23,9 @@ async def test_the_token_goes_only_to_allowlisted_hosts(harness: Harness) -> Non
     ]
     # The host outside SLACK_FILE_HOSTS never sees a request, let alone the token.
     assert slack.file_requests_to("evil") == []
-    notes, answer = replies
+    notes, answered = replies
     assert "leak.png" in notes and "far.png" in notes and "SLACK_FILE_HOSTS" in notes
-    assert answer == "I see 1 image(s). **Answer 1.**"
+    assert answered == answer(1, 1)
 
 
 async def test_an_html_sign_in_page_is_explained(harness: Harness) -> None:
@@ -45,7 +45,7 @@ async def test_slack_connect_files_are_resolved_with_files_info(harness: Harness
     shared = harness.slack.add_file("F1", "a.png", samples.png(), file_access="check_file_info")
     msg = await harness.mention("what is this?", files=[shared])
 
-    assert await harness.replies(msg["ts"]) == ["I see 1 image(s). **Answer 1.**"]
+    assert await harness.replies(msg["ts"]) == [answer(1, 1)]
     assert harness.slack.calls_to("files.info")[0].args["file"] == "F1"
 
 

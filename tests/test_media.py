@@ -10,7 +10,7 @@ from PIL import Image
 
 from bot import media
 from tests import samples
-from tests.harness import CHANNEL, Harness
+from tests.harness import CHANNEL, Harness, answer
 
 
 async def ask_about(harness: Harness, *files: tuple[str, bytes, str]) -> list[str]:
@@ -39,7 +39,7 @@ async def test_the_type_comes_from_the_bytes_not_the_name(harness: Harness) -> N
 async def test_an_iphone_heic_photo_is_sent_as_jpeg(harness: Harness) -> None:
     replies = await ask_about(harness, ("IMG_0001.HEIC", samples.heic((400, 300)), "image/heic"))
 
-    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    assert replies == [answer(1, 1)]
     (upload,) = harness.claude.uploads
     assert (upload.media_type, upload.filename) == ("image/jpeg", "IMG_0001.jpg")
     assert sent_images(harness)[0].size == (400, 300)
@@ -69,7 +69,7 @@ async def test_formats_claude_cannot_read_are_converted(
 ) -> None:
     replies = await ask_about(harness, (name, data, "application/octet-stream"))
 
-    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    assert replies == [answer(1, 1)]
     (upload,) = harness.claude.uploads
     assert upload.media_type == sent_type
     if name.endswith(".ico"):
@@ -160,14 +160,14 @@ async def test_a_pdf_over_the_page_limit_is_refused(harness: Harness) -> None:
 
 
 async def test_a_refused_file_does_not_stop_the_others(harness: Harness) -> None:
-    notes, answer = await ask_about(
+    notes, answered = await ask_about(
         harness,
         ("logs.zip", samples.zip_archive(), "application/zip"),
         ("chart.png", samples.png(), "image/png"),
     )
 
     assert "logs.zip" in notes and "PNG, JPEG, GIF, WebP" in notes
-    assert answer == "I see 1 image(s). **Answer 1.**"
+    assert answered == answer(1, 1)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"max_file_mb": 0.05}])

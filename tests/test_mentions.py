@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.claude_request import DEFAULT_QUESTION
 from tests import samples
-from tests.harness import CHANNEL, Harness
+from tests.harness import CHANNEL, Harness, answer
 
 
 async def test_mention_on_a_screenshot_is_answered_in_its_thread(harness: Harness) -> None:
@@ -13,7 +13,7 @@ async def test_mention_on_a_screenshot_is_answered_in_its_thread(harness: Harnes
 
     replies = await harness.replies(msg["ts"])
 
-    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    assert replies == [answer(1, 1)]
     (request,) = harness.claude.requests
     (turn,) = request["messages"]
     assert turn["role"] == "user"
@@ -34,7 +34,7 @@ async def test_several_images_go_in_one_request_in_the_order_shared(harness: Har
     ]
     msg = await harness.mention("compare these", files=files)
 
-    assert await harness.replies(msg["ts"]) == ["I see 4 image(s). **Answer 1.**"]
+    assert await harness.replies(msg["ts"]) == [answer(4, 1)]
     (request,) = harness.claude.requests
     blocks = request["messages"][0]["content"]
     assert [b["type"] for b in blocks] == ["image"] * 4 + ["text"]

@@ -9,6 +9,8 @@ import pytest
 from tests import samples
 from tests.harness import CHANNEL, Harness
 
+FOOTER = "_Template: describe_"
+
 
 async def ask(harness: Harness, question: str = "what is this?") -> str:
     shot = harness.slack.add_file("F1", "a.png", samples.png())
@@ -31,7 +33,7 @@ async def test_progress_shows_at_once_then_the_answer_streams(harness: Harness) 
     assert start["markdown_text"] == harness.claude.reply[: harness.claude.chunk_size]
     assert methods[-1] == "chat.stopStream"
     (message,) = harness.slack.messages(CHANNEL, ts)
-    assert message.text == harness.claude.reply
+    assert message.text == f"{harness.claude.reply}\n\n{FOOTER}"
     assert message.streamed and message.stopped
 
 
@@ -44,7 +46,7 @@ async def test_without_streaming_it_posts_then_edits(harness: Harness) -> None:
     assert harness.slack.calls_to("reactions.add")[0].args["name"] == "eyes"
     assert harness.slack.calls_to("reactions.remove")
     assert harness.slack.calls_to("chat.postMessage")[0].args["markdown_text"]
-    assert harness.slack.reply_texts(CHANNEL, ts) == [harness.claude.reply]
+    assert harness.slack.reply_texts(CHANNEL, ts) == [f"{harness.claude.reply}\n\n{FOOTER}"]
 
 
 async def test_a_long_answer_continues_in_further_messages(harness: Harness) -> None:
@@ -56,7 +58,8 @@ async def test_a_long_answer_continues_in_further_messages(harness: Harness) -> 
     texts = harness.slack.reply_texts(CHANNEL, ts)
     assert len(texts) >= 3
     assert all(len(t) <= 12000 for t in texts)
-    assert "\n".join(texts).replace("\n", "") == harness.claude.reply.replace("\n", "")
+    shown = "\n".join(texts).replace("\n", "")
+    assert shown == (harness.claude.reply + FOOTER).replace("\n", "")
 
 
 async def test_claude_overloaded_tells_the_thread_to_try_again(harness: Harness) -> None:

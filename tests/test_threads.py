@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests import samples
-from tests.harness import CHANNEL, TEAM, USER, Harness, next_ts
+from tests.harness import CHANNEL, TEAM, USER, Harness, answer, next_ts
 
 
 def image_ids(request: dict[str, Any]) -> list[str]:
@@ -32,7 +32,7 @@ async def test_a_mention_in_a_thread_uses_the_screenshot_above_it(harness: Harne
 
     replies = await harness.replies(parent_ts)
 
-    assert replies == ["I see 1 image(s). **Answer 1.**"]
+    assert replies == [answer(1, 1)]
     assert len(harness.slack.calls_to("conversations.replies")) == 1
     (request,) = harness.claude.requests
     question = request["messages"][0]["content"][-1]["text"]
@@ -95,10 +95,8 @@ async def test_any_direct_message_is_answered(harness: Harness) -> None:
     shot = harness.slack.add_file("F1", "a.png", samples.png())
     with_image = await harness.message("what's this?", channel=dm, channel_type="im", files=[shot])
 
-    assert await harness.replies(text_only["ts"], channel=dm) == ["I see 0 image(s). **Answer 1.**"]
-    assert await harness.replies(with_image["ts"], channel=dm) == [
-        "I see 1 image(s). **Answer 2.**"
-    ]
+    assert await harness.replies(text_only["ts"], channel=dm) == [answer(0, 1)]
+    assert await harness.replies(with_image["ts"], channel=dm) == [answer(1, 2)]
 
 
 async def test_images_shared_without_a_mention_go_nowhere(harness: Harness) -> None:

@@ -9,6 +9,8 @@ import contextlib
 import io
 import json
 import math
+import mimetypes
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,18 @@ from PIL import Image
 
 Json = dict[str, Any]
 FILE_HOSTS = {"primary": "127.0.0.1", "origin": "127.0.0.2", "evil": "127.0.0.3"}
-JSON_STRING_FIELDS = ("blocks", "chunks", "attachments", "metadata", "loading_messages")
+JSON_STRING_FIELDS = (
+    "blocks",
+    "chunks",
+    "attachments",
+    "metadata",
+    "loading_messages",
+    "view",
+    "files",
+)
 CHUNK_TYPES = ("markdown_text", "plan_update", "task_update", "blocks")
 MARKDOWN_LIMIT, TEXT_LIMIT = 12_000, 40_000
+VIEW_TITLE_LIMIT, VIEW_BLOCKS_LIMIT, MESSAGE_BLOCKS_LIMIT = 24, 100, 50
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>
 <body><div id="page_contents"><h1>Sign in to Slack</h1>
@@ -66,6 +77,29 @@ class FileRequest:
 
 
 @dataclass
+class UploadedFile:
+    """A file the bot uploaded (files.getUploadURLExternal, POST, files.completeUploadExternal)."""
+
+    file_id: str
+    filename: str
+    title: str
+    data: bytes
+    channel_id: str | None
+    thread_ts: str | None
+    initial_comment: str | None
+
+
+@dataclass
+class _PendingUpload:
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    snippet_type: str | None
+    data: bytes | None = None
+
+
+@dataclass
 class _Hosted:
     obj: Json
     data: bytes
@@ -77,9 +111,17 @@ class _Hosted:
 
 
 class _Fail(Exception):
-    def __init__(self, error: str, *, status: int = 200, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        error: str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        messages: list[str] | None = None,
+    ):
         super().__init__(error)
         self.error, self.status, self.headers = error, status, headers or {}
+        self.messages = messages or []
 
 
 def _need(args: Json, *names: str) -> None:
@@ -87,16 +129,57 @@ def _need(args: Json, *names: str) -> None:
         raise _Fail("invalid_arguments")
 
 
-def _blocks_text(node: Any) -> str:
-    """The visible text of Block Kit blocks: every string `text` field, one per line."""
-    if isinstance(node, list):
-        return "\n".join(t for t in map(_blocks_text, node) if t)
-    if isinstance(node, dict):
-        parts = [
-            v if k == "text" and isinstance(v, str) else _blocks_text(v) for k, v in node.items()
-        ]
-        return "\n".join(p for p in parts if p)
-    return ""
+def _text_of(obj: Any) -> str:
+    """The `text` of a text object ({"type": "mrkdwn", "text": ...}), else ""."""
+    return obj["text"] if isinstance(obj, dict) and isinstance(obj.get("text"), str) else ""
+
+
+def _blocks_text(blocks: list[Json]) -> str:
+    """The text of the markdown and section blocks (section text, then fields), one per line."""
+    parts: list[str] = []
+    for block in blocks:
+        if block.get("type") == "markdown":
+            parts.append(str(block.get("text") or ""))
+        elif block.get("type") == "section":
+            parts.append(_text_of(block.get("text")))
+            fields = block.get("fields")
+            parts.extend(_text_of(f) for f in (fields if isinstance(fields, list) else []))
+    return "\n".join(p for p in parts if p)
+
+
+def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
+    """Validate a Block Kit list (loosely: shapes this bot could get wrong)."""
+    if (
+        not isinstance(blocks, list)
+        or len(blocks) > limit
+        or not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks)
+    ):
+        raise _Fail("invalid_blocks")
+    markdown = 0
+    for block in blocks:
+        if block["type"] == "markdown":
+            if not isinstance(block.get("text"), str) or not block["text"]:
+                raise _Fail("invalid_blocks")
+            markdown += len(block["text"])
+        elif block["type"] == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if not _text_of(text) and not (isinstance(fields, list) and fields):
+                raise _Fail("invalid_blocks")
+    if markdown > MARKDOWN_LIMIT:  # cumulative limit of markdown blocks in one payload
+        raise _Fail("invalid_blocks")
+    return blocks
+
+
+def _plain_text(obj: Any, pointer: str, limit: int) -> list[str]:
+    """Errors of a plain_text object of a view (title, submit, close)."""
+    if not isinstance(obj, dict) or obj.get("type") != "plain_text":
+        return [f"[ERROR] must be a plain_text object [json-pointer:{pointer}]"]
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return [f"[ERROR] must be provided [json-pointer:{pointer}/text]"]
+    if len(text) > limit:
+        return [f"[ERROR] must be less than {limit + 1} characters [json-pointer:{pointer}/text]"]
+    return []
 
 
 class FakeSlack:
@@ -127,11 +210,17 @@ class FakeSlack:
         self.users: dict[str, Json] = {}
         self.reactions: set[tuple[str, str, str]] = set()
         self.statuses: list[tuple[str, str, str]] = []
+        self.uploaded_files: list[UploadedFile] = []
+        self.views: list[Json] = []
+        self.ephemerals: list[Json] = []
         self._status: dict[tuple[str, str], str] = {}
         self._messages: dict[str, PostedMessage] = {}
         self._threads: dict[tuple[str, str], list[Json]] = {}
         self._files: dict[str, _Hosted] = {}
         self._replies_last: dict[str, float] = {}
+        self._uploads: dict[str, _PendingUpload] = {}  # by upload URL token
+        self._used_triggers: set[str] = set()
+        self._ids = 0
         self._clock_offset = 0.0
         self._seq = 0
         self._runners: list[web.AppRunner] = []
@@ -145,6 +234,8 @@ class FakeSlack:
         for name, ip in FILE_HOSTS.items():
             app = web.Application()
             app.router.add_get("/files-pri/{team_file}/{rest:.*}", self._file_handler(name))
+            if name == "primary":
+                app.router.add_post("/upload/v1/{token}", self._handle_upload)
             self._ports[name] = await self._serve(app, ip)
 
     async def close(self) -> None:
@@ -222,6 +313,14 @@ class FakeSlack:
     def end_stream(self, ts: str) -> None:
         """Simulate a stream that ended server-side: later appends fail."""
         self._messages[ts].stopped = True
+
+    def uploaded_to(self, channel: str, thread_ts: str | None = None) -> list[UploadedFile]:
+        """Files the bot shared in a channel (all, or one thread's), oldest first."""
+        return [
+            f
+            for f in self.uploaded_files
+            if f.channel_id == channel and thread_ts in (None, f.thread_ts)
+        ]
 
     def file_requests_to(self, host_name: str) -> list[FileRequest]:
         """The recorded requests to one file host."""
@@ -306,9 +405,15 @@ class FakeSlack:
                 raise _Fail("unknown_method")
             body = handler(call.args)
         except _Fail as fail:
-            answer = {"ok": False, "error": fail.error}
+            answer: Json = {"ok": False, "error": fail.error}
+            if fail.messages:
+                answer["response_metadata"] = {"messages": fail.messages}
             return web.json_response(answer, status=fail.status, headers=fail.headers)
         return web.json_response({"ok": True, **body})
+
+    def _next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}0{self._ids:08d}"
 
     def _next_ts(self) -> str:
         self._seq += 1
@@ -334,17 +439,15 @@ class FakeSlack:
             if len(md) > MARKDOWN_LIMIT:
                 raise _Fail("msg_too_long")
             return md, None, True
-        if blocks is not None and (
-            not isinstance(blocks, list)
-            or len(blocks) > 50
-            or not all(isinstance(b, dict) and b.get("type") for b in blocks)
-        ):
-            raise _Fail("invalid_blocks")
+        if blocks is not None:
+            blocks = _check_blocks(blocks)
         if text is not None and len(str(text)) > TEXT_LIMIT:
             raise _Fail("msg_too_long")
         if not text and not blocks:
             raise _Fail("no_text")
-        return (_blocks_text(blocks) if blocks else "") or str(text or ""), blocks, False
+        # `text` is the message text (with blocks: the notification fallback); blocks alone
+        # render as the text of their markdown/section blocks
+        return str(text or "") or _blocks_text(blocks or []), blocks, False
 
     def _add(self, msg: PostedMessage) -> PostedMessage:
         self._messages[msg.ts] = msg
@@ -380,6 +483,24 @@ class FakeSlack:
             "text": msg.text,
             "message": self._message_json(msg),
         }
+
+    def _m_chat_delete(self, args: Json) -> Json:
+        _need(args, "channel", "ts")
+        msg = self._messages.get(str(args["ts"]))
+        if msg is None or msg.channel != args["channel"]:
+            raise _Fail("message_not_found")
+        del self._messages[msg.ts]
+        return {"channel": msg.channel, "ts": msg.ts}
+
+    def _m_chat_postEphemeral(self, args: Json) -> Json:
+        _need(args, "channel", "user")
+        text, blocks, _ = self._content(args)
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        ts = self._next_ts()
+        entry: Json = {"channel": str(args["channel"]), "user": str(args["user"]), "text": text}
+        entry.update(blocks=blocks, thread_ts=thread_ts, message_ts=ts)
+        self.ephemerals.append(entry)
+        return {"message_ts": ts}
 
     def _stream_content(self, args: Json) -> tuple[str, list[Json]]:
         """Validate markdown_text/chunks of a streaming call; return (text, chunks)."""
@@ -431,14 +552,13 @@ class FakeSlack:
     def _m_chat_stopStream(self, args: Json) -> Json:
         msg = self._streaming(args)
         text, chunks = self._stream_content(args)
-        if (blocks := args.get("blocks")) is not None and not isinstance(blocks, list):
-            raise _Fail("invalid_blocks")
-        msg.text, msg.chunks, msg.blocks, msg.stopped = (
-            msg.text + text,
-            msg.chunks + chunks,
-            blocks,
-            True,
-        )
+        blocks = args.get("blocks")
+        if blocks is not None:
+            blocks = _check_blocks(blocks)
+        msg.text, msg.chunks, msg.stopped = msg.text + text, msg.chunks + chunks, True
+        if blocks is not None:
+            msg.blocks = blocks
+            msg.text = msg.text or _blocks_text(blocks)
         return {"channel": msg.channel, "ts": msg.ts, "message": self._message_json(msg)}
 
     def _m_assistant_threads_setStatus(self, args: Json) -> Json:
@@ -498,6 +618,150 @@ class FakeSlack:
             raise _Fail("file_not_found")
         return {"file": dict(hosted.obj), "comments": [], "response_metadata": {"next_cursor": ""}}
 
+    def _m_files_getUploadURLExternal(self, args: Json) -> Json:
+        _need(args, "filename", "length")
+        try:
+            length = int(str(args["length"]))
+        except ValueError:
+            raise _Fail("invalid_arguments") from None
+        if length <= 0:
+            raise _Fail("missing_argument")
+        alt_txt = args.get("alt_txt")
+        if alt_txt is not None and len(str(alt_txt)) > 1000:
+            raise _Fail("alt_txt_too_large")
+        snippet = args.get("snippet_type")
+        file_id, token = self._next_id("F"), secrets.token_urlsafe(12)
+        self._uploads[token] = _PendingUpload(
+            file_id,
+            str(args["filename"]),
+            length,
+            None if alt_txt is None else str(alt_txt),
+            None if snippet is None else str(snippet),
+        )
+        url = f"http://{self.file_host()}/upload/v1/{token}"
+        return {"upload_url": url, "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: Json) -> Json:
+        files = args.get("files")
+        if (
+            not isinstance(files, list)
+            or not files
+            or not all(isinstance(f, dict) and isinstance(f.get("id"), str) for f in files)
+            or len({f["id"] for f in files}) != len(files)
+        ):
+            raise _Fail("invalid_arguments")
+        channel = args.get("channel_id") or str(args.get("channels") or "").split(",")[0]
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        if thread_ts and not channel:
+            raise _Fail("invalid_arguments")
+        by_id = {u.file_id: (token, u) for token, u in self._uploads.items()}
+        done = [by_id.get(f["id"]) for f in files]
+        if any(d is None or d[1].data is None for d in done):
+            raise _Fail("file_not_found")
+        comment = args.get("initial_comment")
+        out: list[Json] = []
+        for f, (token, up) in zip(files, [d for d in done if d], strict=True):
+            del self._uploads[token]
+            title = str(f.get("title") or up.filename)
+            data = up.data or b""
+            mimetype = mimetypes.guess_type(up.filename)[0] or "application/octet-stream"
+            obj = self.add_file(up.file_id, up.filename, data, mimetype, user=self.bot_user_id)
+            obj["title"] = self._files[up.file_id].obj["title"] = title
+            if up.alt_txt:
+                obj["alt_txt"] = self._files[up.file_id].obj["alt_txt"] = up.alt_txt
+            self.uploaded_files.append(
+                UploadedFile(
+                    up.file_id,
+                    up.filename,
+                    title,
+                    data,
+                    str(channel) if channel else None,
+                    thread_ts,
+                    None if comment is None else str(comment),
+                )
+            )
+            out.append(obj)
+        return {"files": out}
+
+    def _view(self, args: Json, *, view_id: str | None = None) -> Json:
+        """Validate the `view` argument of views.open/update; return the view Slack stores."""
+        view = args.get("view")
+        if not isinstance(view, dict):
+            raise _Fail("invalid_arguments", messages=["[ERROR] must be a JSON object"])
+        errors: list[str] = []
+        if view.get("type") != "modal":
+            errors.append("[ERROR] must be 'modal' [json-pointer:/view/type]")
+        errors += _plain_text(view.get("title"), "/view/title", VIEW_TITLE_LIMIT)
+        for key in ("submit", "close"):
+            if key in view:
+                errors += _plain_text(view[key], f"/view/{key}", VIEW_TITLE_LIMIT)
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list):
+            errors.append("[ERROR] must provide an array [json-pointer:/view/blocks]")
+        else:
+            try:
+                _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
+            except _Fail:
+                errors.append("[ERROR] invalid blocks [json-pointer:/view/blocks]")
+            if "submit" not in view and any(b.get("type") == "input" for b in blocks):
+                errors.append("[ERROR] must provide a submit property when using input blocks")
+        callback_id = view.get("callback_id", "")
+        if not isinstance(callback_id, str) or len(callback_id) > 255:
+            errors.append("[ERROR] must be at most 255 characters [json-pointer:/view/callback_id]")
+        external_id = view.get("external_id", "")
+        if external_id and any(
+            v["external_id"] == external_id and v["id"] != view_id for v in self.views
+        ):
+            raise _Fail("duplicate_external_id")
+        if errors:
+            raise _Fail("invalid_arguments", messages=errors)
+        view_id = view_id or self._next_id("V")
+        stored: Json = {"id": view_id, "team_id": self.team_id, "type": "modal"}
+        stored.update(title=view["title"], blocks=blocks, close=view.get("close"))
+        stored.update(submit=view.get("submit"), callback_id=callback_id)
+        stored.update(private_metadata=str(view.get("private_metadata", "")))
+        stored.update(external_id=external_id, state={"values": {}})
+        stored.update(hash=f"{int(time.time())}.{secrets.token_hex(4)}")
+        stored.update(clear_on_close=bool(view.get("clear_on_close", False)))
+        stored.update(notify_on_close=bool(view.get("notify_on_close", False)))
+        stored.update(root_view_id=view_id, previous_view_id=None)
+        stored.update(app_id=self.app_id, bot_id=self.bot_id)
+        return stored
+
+    def _m_views_open(self, args: Json) -> Json:
+        trigger = args.get("trigger_id") or args.get("interactivity_pointer")
+        if not isinstance(trigger, str) or not trigger:
+            raise _Fail("invalid_arguments")
+        if trigger in self._used_triggers:
+            raise _Fail("expired_trigger_id")
+        view = self._view(args)
+        self._used_triggers.add(trigger)
+        self.views.append(view)
+        return {"view": view}
+
+    def _m_views_update(self, args: Json) -> Json:
+        view_id, external_id = args.get("view_id"), args.get("external_id")
+        if not view_id and not external_id:
+            raise _Fail("invalid_arguments")
+        index = next(
+            (
+                i
+                for i, v in enumerate(self.views)
+                if (view_id and v["id"] == view_id)
+                or (not view_id and v["external_id"] == external_id)
+            ),
+            None,
+        )
+        if index is None:
+            raise _Fail("not_found")
+        old = self.views[index]
+        if args.get("hash") and args["hash"] != old["hash"]:
+            raise _Fail("hash_conflict")
+        view = self._view(args, view_id=old["id"])
+        view["root_view_id"] = old["root_view_id"]
+        self.views[index] = view
+        return {"view": view}
+
     def _m_users_info(self, args: Json) -> Json:
         _need(args, "user")
         uid = str(args["user"])
@@ -525,6 +789,28 @@ class FakeSlack:
             return await self._handle_file(host_name, request)
 
         return handle
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL of files.getUploadURLExternal: a raw body (what slack_sdk sends) or
+        a multipart form with one file part."""
+        upload = self._uploads.get(request.match_info["token"])
+        if upload is None:
+            return web.Response(status=404, text="Not found")
+        data = b""
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            parts = [v for v in form.values() if isinstance(v, web.FileField)]
+            if len(parts) != 1:
+                return web.Response(status=400, text="expected one file part")
+            data = parts[0].file.read()
+        else:
+            data = await request.read()
+        if len(data) != upload.length:
+            return web.Response(
+                status=400, text=f"length mismatch: got {len(data)}, expected {upload.length}"
+            )
+        upload.data = data
+        return web.Response(text=f"OK - {len(data)}")
 
     async def _handle_file(self, host_name: str, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization")

@@ -1,0 +1,50 @@
+"""Post `locate` answers you can see: the original image with numbered boxes, in the thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import PurePath
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import locate
+from bot.errors import FileRefused
+from bot.models import FileRef, Job, SlackFile
+from bot.slack_files import SlackFileFetcher
+
+logger = logging.getLogger(__name__)
+
+
+class Annotator:
+    """Draws Claude's boxes on the images they belong to and uploads the result."""
+
+    def __init__(self, slack: AsyncWebClient, fetcher: SlackFileFetcher) -> None:
+        self.slack = slack
+        self.fetcher = fetcher
+
+    async def post(self, job: Job, images: list[FileRef], located: locate.Located) -> list[str]:
+        """Upload one annotated image per image with boxes; notes on what went wrong."""
+        notes = []
+        for index, boxes in sorted(located.boxes.items()):
+            ref = images[index]
+            try:
+                original = await self.fetcher.fetch(SlackFile(id=ref.slack_file_id, name=ref.name))
+                png = await asyncio.to_thread(locate.draw, original, boxes)
+                await self.slack.files_upload_v2(
+                    channel=job.channel_id,
+                    thread_ts=job.thread_ts,
+                    file=png,
+                    filename=f"{PurePath(ref.name).stem}-located.png",
+                    title=f"{ref.name}: regions {', '.join(str(b.n) for b in boxes)}",
+                )
+            except FileRefused as exc:
+                notes.append(f"I couldn't mark up {ref.name}: {exc.reason}")
+            except SlackApiError as exc:
+                logger.warning("annotated upload failed (%s): %s", exc.response["error"], job.ids)
+                notes.append(
+                    f"I couldn't upload the marked-up {ref.name} (`{exc.response['error']}`); "
+                    "the app needs the `files:write` scope."
+                )
+        return notes

@@ -1,0 +1,102 @@
+"""`locate`: read Claude's bounding boxes and draw them on the original image (no I/O)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+import bot.media  # noqa: F401  (registers the HEIC opener, for drawing on HEIC originals)
+from bot.models import FileRef
+
+_JSON_BLOCK = re.compile(r"```json\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+COLORS = ("#e01e5a", "#2eb67d", "#36c5f0", "#ecb22e", "#7c3aed", "#f97316")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One numbered region, in the original image's pixels."""
+
+    n: int
+    label: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass
+class Located:
+    """The valid boxes per image (by position among the images sent) and how many were bad."""
+
+    boxes: dict[int, list[Box]] = field(default_factory=dict)
+    dropped: int = 0
+
+
+def parse(answer: str, images: list[FileRef]) -> Located:
+    """Boxes from the answer's last ```json block, scaled from sent to original pixels."""
+    located = Located()
+    blocks = _JSON_BLOCK.findall(answer)
+    if not blocks:
+        return located
+    try:
+        items = json.loads(blocks[-1])
+    except json.JSONDecodeError:
+        located.dropped = 1
+        return located
+    if not isinstance(items, list):
+        items = [items]
+    for item in items:
+        found = _box(item, images)
+        if found is None:
+            located.dropped += 1
+        else:
+            index, box = found
+            located.boxes.setdefault(index, []).append(box)
+    return located
+
+
+def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:
+    if not isinstance(item, dict):
+        return None
+    n, image, coords = item.get("n"), item.get("image", 1), item.get("box")
+    if not isinstance(n, int) or not isinstance(image, int) or not 1 <= image <= len(images):
+        return None
+    if not isinstance(coords, list) or len(coords) != 4:
+        return None
+    if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
+        return None
+    ref = images[image - 1]
+    sent_w, sent_h = ref.width or 0, ref.height or 0
+    x0, y0, x1, y1 = (float(c) for c in coords)
+    if not (0 <= x0 < x1 <= sent_w and 0 <= y0 < y1 <= sent_h):
+        return None
+    sx = (ref.original_width or sent_w) / sent_w
+    sy = (ref.original_height or sent_h) / sent_h
+    label = str(item.get("label", ""))[:80]
+    return image - 1, Box(n, label, x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+
+
+def draw(original: bytes, boxes: list[Box]) -> bytes:
+    """The original image, upright, with each box outlined and numbered; PNG bytes."""
+    with Image.open(io.BytesIO(original)) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+    canvas = ImageDraw.Draw(image)
+    stroke = max(2, round(max(image.size) / 400))
+    font = ImageFont.load_default(size=max(14, stroke * 8))
+    for box in boxes:
+        color = COLORS[(box.n - 1) % len(COLORS)]
+        canvas.rectangle((box.x0, box.y0, box.x1, box.y1), outline=color, width=stroke)
+        tag = str(box.n)
+        left, top, right, bottom = canvas.textbbox((0, 0), tag, font=font)
+        pad = stroke * 2
+        w, h = right - left + 2 * pad, bottom - top + 2 * pad
+        x, y = box.x0, max(0.0, box.y0 - h)
+        canvas.rectangle((x, y, x + w, y + h), fill=color)
+        canvas.text((x + pad - left, y + pad - top), tag, fill="white", font=font)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

@@ -1,0 +1,110 @@
+"""`vision-bot ask`: the same checks, uploads and requests as in Slack, from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot import media
+from bot.app import claude_client, claude_files, pipeline_options
+from bot.claude_request import build_request
+from bot.claude_stream import stream_answer
+from bot.config import Settings
+from bot.errors import FileRefused, UserFacingError
+from bot.models import FileRef, Turn
+from bot.redis_conn import connect
+from bot.templates import Templates
+
+# The upload cache is per workspace; terminal runs share one of their own.
+TERMINAL_WORKSPACE = "terminal"
+
+
+async def ask(
+    settings: Settings,
+    templates: Templates,
+    paths: list[Path],
+    *,
+    template_name: str | None,
+    question: str,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Answer `question` about the files, streaming to `out`; the exit status."""
+    if template_name and template_name not in templates:
+        print(
+            f"vision-bot: unknown template {template_name!r}; try: {', '.join(templates.names)}",
+            file=err,
+        )
+        return 2
+    template = templates.get(template_name)
+    options = pipeline_options(settings)
+    redis = connect(settings.redis_url, quiet=True)
+    claude = claude_client(settings)
+    files = claude_files(settings, claude, redis)
+    try:
+        refs: list[FileRef] = []
+        notes: list[str] = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+                prepared = await asyncio.to_thread(media.prepare, path.name, data, options.media)
+            except OSError as exc:
+                print(f"vision-bot: {path}: {exc.strerror}", file=err)
+                return 2
+            except FileRefused as exc:
+                print(f"vision-bot: {exc.message}", file=err)
+                continue
+            file_id = await files.upload_once(TERMINAL_WORKSPACE, prepared)
+            refs.append(_ref(path, prepared, file_id))
+            notes.extend(prepared.notes)
+        if paths and not refs:
+            return 1
+        turn = Turn(role="user", text=question or template.question, files=refs)
+        request = build_request(
+            model=options.model,
+            max_tokens=options.max_tokens,
+            history=[],
+            question=turn,
+            template_prompt=template.prompt,
+        )
+
+        async def write(text: str) -> None:
+            out.write(text)
+            out.flush()
+
+        await stream_answer(claude, request, write)
+        out.write("\n")
+        for note in [f"Template: {template.name}", *notes]:
+            print(f"— {note}", file=err)
+        return 0
+    except UserFacingError as exc:
+        print(f"vision-bot: {exc.message}", file=err)
+        return 1
+    finally:
+        await claude.close()
+        await redis.aclose()
+
+
+def _ref(path: Path, prepared: media.PreparedMedia, file_id: str) -> FileRef:
+    return FileRef(
+        slack_file_id=str(path),
+        name=prepared.name,
+        media_type=prepared.media_type,
+        sha256=prepared.sha256,
+        claude_file_id=file_id,
+        kind=prepared.kind,
+        width=prepared.width,
+        height=prepared.height,
+        original_width=prepared.original_width,
+        original_height=prepared.original_height,
+    )
+
+
+def list_templates(templates: Templates, out: TextIO = sys.stdout) -> int:
+    """Print every loaded template with its description."""
+    width = max(len(t.name) for t in templates)
+    for template in templates:
+        out.write(f"{template.name:<{width}}  {template.description}\n")
+    return 0

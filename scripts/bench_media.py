@@ -1,0 +1,285 @@
+"""Benchmark what the bot downloads, uploads and spends on a screenshot, a photo and a PDF.
+
+Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14):
+
+    .venv/bin/python scripts/bench_media.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path, PurePath
+
+import aiohttp
+import PIL
+import pillow_heif
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+from pypdf import PdfReader
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.media import MediaLimits, estimate_image_tokens, native_long_edge, prepare
+from tests.fakes import FakeClaude, FakeSlack, Upload
+from tests.harness import CHANNEL, TEAM, Harness, make_settings, start_bot
+
+MODEL = "claude-sonnet-5-5"  # the default CLAUDE_MODEL
+LIMITS = MediaLimits(long_edge=native_long_edge(MODEL))
+REDIS_URL = "redis://127.0.0.1:6379/14"
+WORDS = "error worker deploy checkout request timeout retry cache queue user token status payment"
+WORDS += " service build failed passed commit branch review latency p99 region"
+MARKER = (220, 20, 20)  # red square in the photo's top-left as the camera stored it
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    data: bytes
+    mimetype: str
+
+
+def _encoded(img: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS.split()) for _ in range(n))
+
+
+def make_screenshot() -> Sample:
+    """A 4K UI screenshot: sidebar, top bar, message lines, a code panel, buttons."""
+    rng, w, h = random.Random(1), 3840, 2160
+    img = Image.new("RGB", (w, h), "#ffffff")
+    draw, text = ImageDraw.Draw(img), ImageFont.load_default(22)
+    draw.rectangle((0, 0, w, 88), fill="#350d36")
+    draw.rectangle((0, 88, 520, h), fill="#3f0e40")
+    draw.rounded_rectangle((700, 20, 2400, 68), 12, fill="#5d3b5e")
+    for i, y in enumerate(range(140, h - 60, 48)):
+        draw.text((48, y), f"# {_sentence(rng, 2).replace(' ', '-')}", fill="#d1c4d1", font=text)
+        if i % 7 == 3:
+            draw.rectangle((24, y - 8, 500, y + 34), fill="#1164a3")
+    y = 140
+    while y < h - 260:
+        color = rng.choice(["#e01e5a", "#2eb67d", "#ecb22e", "#36c5f0"])
+        draw.rounded_rectangle((580, y, 652, y + 72), 10, fill=color)
+        draw.text((680, y), f"user-{rng.randrange(99)}  10:{rng.randrange(60):02d}", fill="#1d1c1d")
+        for line in range(rng.randrange(1, 4)):
+            draw.text((680, y + 34 + 30 * line), _sentence(rng, 14), fill="#1d1c1d", font=text)
+        y += 150
+    draw.rectangle((2500, 140, w - 60, 1500), fill="#f8f8f8", outline="#dddddd", width=2)
+    for i, y in enumerate(range(170, 1470, 30)):
+        code = f"{i + 1:>3}  at {_sentence(rng, 3).replace(' ', '.')}()  line {rng.randrange(999)}"
+        draw.text((2530, y), code, fill="#e01e5a" if i % 9 == 0 else "#1d1c1d", font=text)
+    for x, color in ((2500, "#007a5a"), (2800, "#1264a3"), (3100, "#e01e5a")):
+        draw.rounded_rectangle((x, 1560, x + 260, 1630), 10, fill=color)
+        draw.text((x + 40, 1580), "Re-run job", fill="white", font=text)
+    draw.rectangle((560, h - 180, w - 60, h - 60), outline="#868686", width=3)
+    draw.text((600, h - 136), "Message #incidents", fill="#868686", font=text)
+    return Sample("screenshot-4k.png", _encoded(img, "PNG"), "image/png")
+
+
+def make_photo() -> Sample:
+    """A 12 MP iPhone-style HEIC: sky and ground gradients, blurred shapes, sensor noise."""
+    pillow_heif.register_heif_opener()
+    rng, w, h = random.Random(2), 4032, 3024
+    small = (w // 4, h // 4)
+    grad = Image.linear_gradient("L").resize(small, Image.Resampling.BILINEAR)
+    sky, ground = ("#cfe3f5", "#3a6ea5"), ("#3d3b22", "#7a9a4a")
+    img, low = (
+        Image.composite(*(Image.new("RGB", small, c) for c in p), grad) for p in (sky, ground)
+    )
+    img.paste(low.crop((0, 0, small[0], small[1] * 2 // 5)), (0, small[1] * 3 // 5))
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):
+        x, y = rng.randrange(small[0]), rng.randrange(small[1] // 3, small[1])
+        r, shade = rng.randrange(8, 90), tuple(rng.randrange(20, 140) for _ in range(3))
+        draw.ellipse((x - r, y - r, x + r, y + r // 2), fill=shade)
+    img = img.filter(ImageFilter.GaussianBlur(6)).resize((w, h), Image.Resampling.BICUBIC)
+    # Luma grain of about ±8 levels, softened like a phone's denoised sensor noise: the file
+    # lands near an iPhone's 2-3 MB (sharp per-pixel color noise would double it).
+    grain = Image.frombytes("L", (w, h), rng.randbytes(w * h)).point(lambda v: 120 + v // 16)
+    grain = grain.filter(ImageFilter.GaussianBlur(1.5)).convert("RGB")
+    img = ImageChops.add(img, grain, offset=-128)
+    ImageDraw.Draw(img).rectangle((40, 40, 240, 240), fill=MARKER)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display", as iPhones store portrait shots
+    # Raw EXIF bytes: pillow-heif then also writes the matching HEIF `irot` box, as an iPhone
+    # does. (Given an Image.Exif object it keeps the tag but writes no `irot`.)
+    heic = _encoded(img, "HEIF", quality=80, exif=exif.tobytes())
+    return Sample("IMG_4032.HEIC", heic, "image/heic")
+
+
+def make_pdf() -> Sample:
+    """A 3-page A4 report at 150 dpi: heading, paragraphs, a table (pages are images)."""
+    rng, pages = random.Random(3), []
+    body, title = ImageFont.load_default(20), ImageFont.load_default(40)
+    for number in range(1, 4):
+        page = Image.new("RGB", (1240, 1754), "white")
+        draw = ImageDraw.Draw(page)
+        draw.text((120, 110), f"Quarterly incident review, part {number}", fill="black", font=title)
+        y = 200
+        for _ in range(4):
+            for _ in range(rng.randrange(5, 9)):
+                draw.text((120, y), _sentence(rng, 11).capitalize(), fill="#222222", font=body)
+                y += 30
+            y += 24
+        for row in range(8):
+            fill = "#e8eef7" if row == 0 else "white"
+            draw.rectangle((120, y, 1120, y + 40), fill=fill, outline="#888888")
+            for col, x in enumerate(range(140, 1120, 250)):
+                draw.text((x, y + 10), f"{_sentence(rng, 1)} {row * 4 + col}", font=body, fill=0)
+            y += 40
+        draw.text((1080, 1680), f"{number} / 3", fill="#666666", font=body)
+        pages.append(page)
+    pdf = _encoded(pages[0], "PDF", save_all=True, append_images=pages[1:], resolution=150)
+    return Sample("quarterly-report.pdf", pdf, "application/pdf")
+
+
+def time_prepare(sample: Sample, runs: int) -> list[float]:
+    """Seconds per bot.media.prepare call, after one untimed warm-up call."""
+    prepare(sample.name, sample.data, LIMITS)
+    times: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        prepare(sample.name, sample.data, LIMITS)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@dataclass
+class EndToEnd:
+    seconds: float
+    downloaded: dict[str, int]  # sample name -> bytes served by the fake file host
+    uploads: dict[str, Upload]  # sample name -> what reached the fake Files API
+    replies: list[str]
+
+
+async def end_to_end(samples: list[Sample]) -> EndToEnd:
+    """One signed mention with all samples, through a real bot process, to the answer."""
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    slack, claude = FakeSlack("xoxb-bench-token", team_id=TEAM), FakeClaude()
+    await slack.start()
+    await claude.start()
+    settings = make_settings(slack, claude, REDIS_URL, log_level="WARNING")
+    try:
+        async with aiohttp.ClientSession() as http:
+            harness = Harness(slack, claude, settings, http)
+            harness.bots.append(await start_bot(settings))
+            try:
+                ids = {f"F{i}": s for i, s in enumerate(samples)}
+                files = [slack.add_file(i, s.name, s.data, s.mimetype) for i, s in ids.items()]
+                start = time.perf_counter()
+                message = await harness.mention("what do these show?", files=files)
+                await harness.settle(timeout=120)
+                seconds = time.perf_counter() - start
+            finally:
+                await harness.bot.stop()
+    finally:
+        await claude.close()
+        await slack.close()
+        await redis.flushdb()
+        await redis.aclose()
+    downloaded = dict.fromkeys((s.name for s in samples), 0)
+    for request in slack.file_requests:
+        sample = ids.get(request.path.split("/")[2].partition("-")[2])
+        if sample is not None:
+            downloaded[sample.name] += len(sample.data)
+    stems = {PurePath(s.name).stem: s.name for s in samples}
+    uploads = {stems[PurePath(u.filename).stem]: u for u in claude.uploads}
+    return EndToEnd(seconds, downloaded, uploads, slack.reply_texts(CHANNEL, message["ts"]))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def _ms(seconds: list[float]) -> str:
+    """Median (min to max) in milliseconds."""
+    a, b, c = (s * 1e3 for s in (statistics.median(seconds), min(seconds), max(seconds)))
+    return f"{a:.1f} ms ({b:.1f} to {c:.1f})" if c < 10 else f"{a:.0f} ms ({b:.0f} to {c:.0f})"
+
+
+def _machine() -> str:
+    cpu, info = platform.processor(), Path("/proc/cpuinfo")
+    if not cpu and info.exists():  # processor() is empty on most Linux systems
+        cpu = next((ln.split(":", 1)[1].strip() for ln in info.open() if "model name" in ln), "")
+    return f"{cpu or platform.machine()}, {os.cpu_count()} CPUs ({platform.machine()})"
+
+
+def _corner(img: Image.Image) -> str:
+    """Which corner of the image holds the red marker (sampled 3% in from the edges)."""
+    (w, h), rgb = img.size, img.convert("RGB")
+    for name, x, y in (("top-left", 0, 0), ("top-right", 1, 0), ("bottom-left", 0, 1)):
+        r, g, b = rgb.getpixel((int((0.03 + 0.94 * x) * w), int((0.03 + 0.94 * y) * h)))
+        if r > 150 and g < 90 and b < 90:
+            return name
+    return "bottom-right or nowhere"
+
+
+def report(samples: list[Sample], runs: int, e2e: EndToEnd) -> None:
+    print(f"Date: {date.today()}  ")
+    print(f"Machine: {_machine()}; Python {platform.python_version()}; Pillow {PIL.__version__};")
+    print(f"pillow-heif {pillow_heif.__version__}; model {MODEL} (long edge {LIMITS.long_edge})\n")
+    print("| Input | Downloaded | Uploaded | Up / down | Sent as | Original | Sent | Image tokens")
+    print(f"(orig → sent) | `prepare()` median (min to max), {runs} runs |")
+    print("| --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: |")
+    notes = []
+    for sample in samples:
+        prepared = prepare(sample.name, sample.data, LIMITS)
+        upload, down = e2e.uploads.get(sample.name), e2e.downloaded[sample.name]
+        if upload is None:
+            print(f"| {sample.name} | {_mb(down)} | not uploaded | | | | | | |")
+            continue
+        if upload.data != prepared.data:
+            notes.append(f"{sample.name}: the bot uploaded other bytes than prepare() returns.")
+        if prepared.kind == "document":
+            pages = len(PdfReader(io.BytesIO(upload.data)).pages)
+            original, sent, tokens = f"{pages} pages", f"{pages} pages", "n/a (PDF)"
+        else:
+            with Image.open(io.BytesIO(upload.data)) as img:
+                (sw, sh), corner = img.size, _corner(img)
+            ow, oh = prepared.original_width or 0, prepared.original_height or 0
+            before, after = estimate_image_tokens(ow, oh), estimate_image_tokens(sw, sh)
+            original, sent = f"{ow}×{oh}", f"{sw}×{sh}"
+            tokens = f"{before:,} → {after:,} ({after / before:.2f}×)"
+            if sample.mimetype == "image/heic":
+                notes.append(f"{sample.name}: the red marker stored top-left is sent {corner}.")
+        ratio = f"{len(upload.data) / down:.2f}×" if down else "n/a"
+        print(
+            f"| {sample.name} | {_mb(down)} | {_mb(len(upload.data))} | {ratio} "
+            f"| {upload.media_type} | {original} | {sent} | {tokens} "
+            f"| {_ms(time_prepare(sample, runs))} |"
+        )
+    answer = "answered" if e2e.replies else "NO ANSWER in the thread"
+    print(
+        "\nEnd to end, signed mention with all three files → finished thread answer (real bot "
+        f"process, fake Slack and Claude, real Redis): {e2e.seconds * 1e3:.0f} ms, {answer}."
+    )
+    for note in notes:
+        print(f"\nNote: {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=7, help="timed prepare() runs per input")
+    args = parser.parse_args()
+    samples = [make_screenshot(), make_photo(), make_pdf()]
+    e2e = asyncio.run(end_to_end(samples))
+    report(samples, max(1, args.runs), e2e)
+
+
+if __name__ == "__main__":
+    main()
