@@ -20,7 +20,11 @@ logger = logging.getLogger("bot")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `vision-bot` and `python -m bot`."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # `ask FILE... --template NAME QUESTION`: words may follow the option.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "ask":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = load_settings()
         templates = Templates.load(settings.templates_file)
@@ -29,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.require_claude()
         if args.command == "ask":
             _configure_logging("WARNING")
-            files, question = _files_then_question(args.words)
+            files, question = _files_then_question([*args.words, *extra])
             return asyncio.run(
                 ask(settings, templates, files, template_name=args.template, question=question)
             )
@@ -60,15 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("socket", help="Socket Mode: no public URL needed (needs SLACK_APP_TOKEN)")
     ask_cmd = sub.add_parser(
         "ask",
+        usage="vision-bot ask FILE... [--template NAME] [QUESTION]",
         help="answer a question about local files, as the bot would (needs ANTHROPIC_API_KEY)",
         description="Run the bot's pipeline on local files and stream the answer to stdout. "
-        "Put the question after --, or quote it: vision-bot ask shot.png -- what failed?",
+        "The leading arguments that are files are the files; the rest is the question "
+        "(default: the template's own).",
     )
-    ask_cmd.add_argument("files", nargs="+", metavar="FILE", help="images or PDFs")
+    ask_cmd.add_argument("words", nargs="+", metavar="FILE... [QUESTION]")
     ask_cmd.add_argument("--template", "-t", help="template name (see `vision-bot templates`)")
-    ask_cmd.add_argument(
-        "--question", "-q", nargs="+", help="the question (default: the template's)"
-    )
     sub.add_parser("templates", help="list the loaded templates (built-ins plus TEMPLATES_FILE)")
     parser.set_defaults(port=None)
     return parser

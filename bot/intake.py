@@ -73,6 +73,63 @@ class Intake:
         logger.info("queued %s", job.ids)
         return True
 
+    async def offer_redo(
+        self,
+        me: Identity,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        message_ts: str,
+        user_id: str,
+        template: str,
+        action_ts: str,
+    ) -> bool:
+        """Queue answering the thread's last question again with `template`."""
+        job = Job(
+            action="redo",
+            key=f"redo:{action_ts}",
+            template=template,
+            team_id=me.team_id,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            thread_ts=thread_ts,
+            user_id=user_id,
+            is_dm=channel_id.startswith("D"),
+            bot_user_id=me.bot_user_id,
+            enterprise_id=me.enterprise_id,
+        )
+        return await self.enqueue(job)
+
+    async def offer_shortcut(
+        self,
+        me: Identity,
+        *,
+        view_id: str,
+        channel_id: str,
+        message_ts: str,
+        thread_ts: str,
+        user_id: str,
+        file_ids: list[str],
+        template: str | None,
+        question: str,
+    ) -> bool:
+        """Queue a question asked from the message shortcut's modal about one message."""
+        job = Job(
+            key=f"view:{view_id}",
+            template=template,
+            team_id=me.team_id,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            thread_ts=thread_ts,
+            user_id=user_id,
+            text=question.strip(),
+            files=[SlackFile(id=file_id) for file_id in file_ids],
+            is_dm=channel_id.startswith("D"),
+            bot_user_id=me.bot_user_id,
+            enterprise_id=me.enterprise_id,
+        )
+        return await self.enqueue(job)
+
     def _is_from_someone_else(self, event: dict[str, Any], me: Identity) -> bool:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or "ts" not in event:
             return False

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -63,7 +64,7 @@ def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:
     if not isinstance(item, dict):
         return None
     n, image, coords = item.get("n"), item.get("image", 1), item.get("box")
-    if not isinstance(n, int) or not isinstance(image, int) or not 1 <= image <= len(images):
+    if not (_is_int(n) and _is_int(image) and 1 <= image <= len(images)):
         return None
     if not isinstance(coords, list) or len(coords) != 4:
         return None
@@ -78,6 +79,10 @@ def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:
     sy = (ref.original_height or sent_h) / sent_h
     label = str(item.get("label", ""))[:80]
     return image - 1, Box(n, label, x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def draw(original: bytes, boxes: list[Box]) -> bytes:

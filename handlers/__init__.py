@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import events
+from bot.commands import VisionCommand
+from handlers import commands, events, interactions
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -15,3 +16,8 @@ if TYPE_CHECKING:
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every listener on `app`."""
     events.register(app, services.intake)
+    command = VisionCommand(
+        services.settings.slash_command, services.templates, services.channels, services.usage
+    )
+    commands.register(app, command)
+    interactions.register(app, services.intake, services.templates, services.channels)

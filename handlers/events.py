@@ -7,7 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.intake import Identity, Intake
+from bot.intake import Intake
+from handlers.identity import identity
 
 
 def register(app: AsyncApp, intake: Intake) -> None:
@@ -15,17 +16,8 @@ def register(app: AsyncApp, intake: Intake) -> None:
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.offer(event, _identity(context), mentioned=True)
+        await intake.offer(event, identity(context), mentioned=True)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.offer(event, _identity(context))
-
-
-def _identity(context: AsyncBoltContext) -> Identity:
-    return Identity(
-        team_id=context.team_id or context.enterprise_id or "",
-        bot_user_id=context.bot_user_id,
-        bot_id=context.bot_id,
-        enterprise_id=context.enterprise_id,
-    )
+        await intake.offer(event, identity(context))

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePath
+from typing import cast
 
 import aiohttp
 import PIL
@@ -38,7 +39,6 @@ LIMITS = MediaLimits(long_edge=native_long_edge(MODEL))
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WORDS = "error worker deploy checkout request timeout retry cache queue user token status payment"
 WORDS += " service build failed passed commit branch review latency p99 region"
-MARKER = (220, 20, 20)  # red square in the photo's top-left as the camera stored it
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,9 @@ def make_photo() -> Sample:
     rng, w, h = random.Random(2), 4032, 3024
     small = (w // 4, h // 4)
     grad = Image.linear_gradient("L").resize(small, Image.Resampling.BILINEAR)
-    sky, ground = ("#cfe3f5", "#3a6ea5"), ("#3d3b22", "#7a9a4a")
     img, low = (
-        Image.composite(*(Image.new("RGB", small, c) for c in p), grad) for p in (sky, ground)
+        Image.composite(Image.new("RGB", small, a), Image.new("RGB", small, b), grad)
+        for a, b in (("#cfe3f5", "#3a6ea5"), ("#3d3b22", "#7a9a4a"))
     )
     img.paste(low.crop((0, 0, small[0], small[1] * 2 // 5)), (0, small[1] * 3 // 5))
     draw = ImageDraw.Draw(img)
@@ -112,7 +112,7 @@ def make_photo() -> Sample:
     grain = Image.frombytes("L", (w, h), rng.randbytes(w * h)).point(lambda v: 120 + v // 16)
     grain = grain.filter(ImageFilter.GaussianBlur(1.5)).convert("RGB")
     img = ImageChops.add(img, grain, offset=-128)
-    ImageDraw.Draw(img).rectangle((40, 40, 240, 240), fill=MARKER)
+    ImageDraw.Draw(img).rectangle((40, 40, 240, 240), fill=(220, 20, 20))  # orientation marker
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display", as iPhones store portrait shots
     # Raw EXIF bytes: pillow-heif then also writes the matching HEIF `irot` box, as an iPhone
@@ -147,15 +147,11 @@ def make_pdf() -> Sample:
     return Sample("quarterly-report.pdf", pdf, "application/pdf")
 
 
-def time_prepare(sample: Sample, runs: int) -> list[float]:
-    """Seconds per bot.media.prepare call, after one untimed warm-up call."""
+def time_prepare(sample: Sample) -> float:
+    """Seconds for one bot.media.prepare call with the pipeline's limits."""
+    start = time.perf_counter()
     prepare(sample.name, sample.data, LIMITS)
-    times: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        prepare(sample.name, sample.data, LIMITS)
-        times.append(time.perf_counter() - start)
-    return times
+    return time.perf_counter() - start
 
 
 @dataclass
@@ -170,16 +166,16 @@ async def end_to_end(samples: list[Sample]) -> EndToEnd:
     """One signed mention with all samples, through a real bot process, to the answer."""
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
-    slack, claude = FakeSlack("xoxb-bench-token", team_id=TEAM), FakeClaude()
-    await slack.start()
-    await claude.start()
-    settings = make_settings(slack, claude, REDIS_URL, log_level="WARNING")
+    ids = {f"F{i}": s for i, s in enumerate(samples)}
     try:
-        async with aiohttp.ClientSession() as http:
-            harness = Harness(slack, claude, settings, http)
-            harness.bots.append(await start_bot(settings))
+        async with (
+            FakeSlack("xoxb-bench-token", team_id=TEAM) as slack,
+            FakeClaude() as claude,
+            aiohttp.ClientSession() as http,
+        ):
+            settings = make_settings(slack, claude, REDIS_URL, log_level="WARNING")
+            harness = Harness(slack, claude, settings, http, [await start_bot(settings)])
             try:
-                ids = {f"F{i}": s for i, s in enumerate(samples)}
                 files = [slack.add_file(i, s.name, s.data, s.mimetype) for i, s in ids.items()]
                 start = time.perf_counter()
                 message = await harness.mention("what do these show?", files=files)
@@ -188,14 +184,11 @@ async def end_to_end(samples: list[Sample]) -> EndToEnd:
             finally:
                 await harness.bot.stop()
     finally:
-        await claude.close()
-        await slack.close()
         await redis.flushdb()
         await redis.aclose()
     downloaded = dict.fromkeys((s.name for s in samples), 0)
-    for request in slack.file_requests:
-        sample = ids.get(request.path.split("/")[2].partition("-")[2])
-        if sample is not None:
+    for request in slack.file_requests:  # path: /files-pri/<team>-<file id>/...
+        if sample := ids.get(request.path.split("/")[2].partition("-")[2]):
             downloaded[sample.name] += len(sample.data)
     stems = {PurePath(s.name).stem: s.name for s in samples}
     uploads = {stems[PurePath(u.filename).stem]: u for u in claude.uploads}
@@ -215,15 +208,16 @@ def _ms(seconds: list[float]) -> str:
 def _machine() -> str:
     cpu, info = platform.processor(), Path("/proc/cpuinfo")
     if not cpu and info.exists():  # processor() is empty on most Linux systems
-        cpu = next((ln.split(":", 1)[1].strip() for ln in info.open() if "model name" in ln), "")
+        names = [ln.split(":", 1)[1] for ln in info.read_text().splitlines() if "model name" in ln]
+        cpu = names[0].strip() if names else ""
     return f"{cpu or platform.machine()}, {os.cpu_count()} CPUs ({platform.machine()})"
 
 
 def _corner(img: Image.Image) -> str:
     """Which corner of the image holds the red marker (sampled 3% in from the edges)."""
     (w, h), rgb = img.size, img.convert("RGB")
-    for name, x, y in (("top-left", 0, 0), ("top-right", 1, 0), ("bottom-left", 0, 1)):
-        r, g, b = rgb.getpixel((int((0.03 + 0.94 * x) * w), int((0.03 + 0.94 * y) * h)))
+    for name, x, y in (("top-left", 0, 0.03), ("top-right", 1, 0.03), ("bottom-left", 0, 0.97)):
+        r, g, b = cast(tuple[int, ...], rgb.getpixel((int(w * (0.03 + 0.94 * x)), int(h * y))))
         if r > 150 and g < 90 and b < 90:
             return name
     return "bottom-right or nowhere"
@@ -233,18 +227,20 @@ def report(samples: list[Sample], runs: int, e2e: EndToEnd) -> None:
     print(f"Date: {date.today()}  ")
     print(f"Machine: {_machine()}; Python {platform.python_version()}; Pillow {PIL.__version__};")
     print(f"pillow-heif {pillow_heif.__version__}; model {MODEL} (long edge {LIMITS.long_edge})\n")
-    print("| Input | Downloaded | Uploaded | Up / down | Sent as | Original | Sent | Image tokens")
-    print(f"(orig → sent) | `prepare()` median (min to max), {runs} runs |")
+    print(
+        "| Input | Downloaded | Uploaded | Up / down | Sent as | Original | Sent | Image tokens "
+        f"(orig → sent) | `prepare()` median (min to max), {runs} runs |"
+    )
     print("| --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: |")
     notes = []
     for sample in samples:
-        prepared = prepare(sample.name, sample.data, LIMITS)
+        prepared = prepare(sample.name, sample.data, LIMITS)  # also the warm-up for the timing
         upload, down = e2e.uploads.get(sample.name), e2e.downloaded[sample.name]
         if upload is None:
             print(f"| {sample.name} | {_mb(down)} | not uploaded | | | | | | |")
             continue
         if upload.data != prepared.data:
-            notes.append(f"{sample.name}: the bot uploaded other bytes than prepare() returns.")
+            notes.append(f"{sample.name}: the bot uploaded other bytes than prepare() gave.")
         if prepared.kind == "document":
             pages = len(PdfReader(io.BytesIO(upload.data)).pages)
             original, sent, tokens = f"{pages} pages", f"{pages} pages", "n/a (PDF)"
@@ -261,15 +257,14 @@ def report(samples: list[Sample], runs: int, e2e: EndToEnd) -> None:
         print(
             f"| {sample.name} | {_mb(down)} | {_mb(len(upload.data))} | {ratio} "
             f"| {upload.media_type} | {original} | {sent} | {tokens} "
-            f"| {_ms(time_prepare(sample, runs))} |"
+            f"| {_ms([time_prepare(sample) for _ in range(runs)])} |"
         )
-    answer = "answered" if e2e.replies else "NO ANSWER in the thread"
+    answer = "posted" if e2e.replies else "MISSING"
     print(
         "\nEnd to end, signed mention with all three files → finished thread answer (real bot "
-        f"process, fake Slack and Claude, real Redis): {e2e.seconds * 1e3:.0f} ms, {answer}."
+        f"process, fake Slack and Claude, real Redis): {e2e.seconds * 1e3:.0f} ms, answer {answer}."
     )
-    for note in notes:
-        print(f"\nNote: {note}")
+    print("".join(f"\nNote: {note}\n" for note in notes), end="")
 
 
 def main() -> None:

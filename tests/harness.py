@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -130,6 +131,51 @@ class Harness:
         async with self.http.post(f"{target.url}/slack/events", data=body, headers=headers) as r:
             await r.read()
             return r
+
+    async def _post_form(self, form: dict[str, str], to: BotProcess | None = None) -> Any:
+        body = urlencode(form)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **signed_headers(SIGNING_SECRET, body),
+        }
+        target = to or self.bot
+        async with self.http.post(f"{target.url}/slack/events", data=body, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            text = await r.text()
+            return json.loads(text) if text.startswith("{") else text
+
+    async def command(
+        self, text: str = "", *, channel: str = CHANNEL, user: str = USER
+    ) -> dict[str, Any]:
+        """Run `/vision text` as a user would; the acknowledgement's JSON."""
+        form = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": "alice",
+            "command": self.settings.slash_command,
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": "https://hooks.slack.com/commands/T0TEAM/1/x",
+            "trigger_id": f"trigger-{next(self.event_ids)}",
+        }
+        response = await self._post_form(form)
+        assert isinstance(response, dict), response
+        return response
+
+    async def interact(self, payload: dict[str, Any]) -> Any:
+        """Deliver an interactivity payload (block_actions, message_action, view_submission)."""
+        payload = {
+            "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": USER, "team_id": TEAM},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            **payload,
+        }
+        return await self._post_form({"payload": json.dumps(payload)})
 
     async def mention(
         self,

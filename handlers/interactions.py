@@ -1,0 +1,73 @@
+"""Interactivity: the template select under an answer, the message shortcut and its modal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import slack_blocks
+from bot.channel_settings import ChannelSettings
+from bot.intake import Intake
+from bot.templates import DEFAULT_TEMPLATE, Templates
+from handlers.identity import identity
+
+
+def register(
+    app: AsyncApp, intake: Intake, templates: Templates, channels: ChannelSettings
+) -> None:
+    """Listen to the select, the shortcut and the modal's submission."""
+
+    @app.action(slack_blocks.TEMPLATE_SELECT)
+    async def on_template_chosen(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        container, message = body.get("container", {}), body.get("message", {})
+        message_ts = container.get("message_ts") or message.get("ts", "")
+        await intake.offer_redo(
+            identity(context),
+            channel_id=container.get("channel_id") or body["channel"]["id"],
+            thread_ts=container.get("thread_ts") or message.get("thread_ts") or message_ts,
+            message_ts=message_ts,
+            user_id=body["user"]["id"],
+            template=body["actions"][0]["selected_option"]["value"],
+            action_ts=body["actions"][0].get("action_ts") or message_ts,
+        )
+
+    @app.shortcut(slack_blocks.SHORTCUT)
+    async def on_shortcut(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        channel_id = body["channel"]["id"]
+        current = await channels.template(identity(context).team_id, channel_id)
+        view = slack_blocks.shortcut_modal(
+            templates, current or DEFAULT_TEMPLATE, channel_id=channel_id, message=body["message"]
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(slack_blocks.MODAL)
+    async def on_modal_submitted(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        view = body["view"]
+        metadata = json.loads(view["private_metadata"])
+        values = view["state"]["values"]
+        choice = values[slack_blocks.MODAL_TEMPLATE_BLOCK][slack_blocks.MODAL_TEMPLATE_ACTION]
+        question = values[slack_blocks.MODAL_QUESTION_BLOCK][slack_blocks.MODAL_QUESTION_ACTION]
+        await intake.offer_shortcut(
+            identity(context),
+            view_id=view["id"],
+            channel_id=metadata["channel"],
+            message_ts=metadata["ts"],
+            thread_ts=metadata["thread_ts"],
+            user_id=body["user"]["id"],
+            file_ids=metadata["files"],
+            template=(choice.get("selected_option") or {}).get("value"),
+            question=question.get("value") or "",
+        )

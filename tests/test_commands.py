@@ -1,0 +1,99 @@
+"""The /vision command: help, list, use, auto, usage — answered in the ack."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import samples
+from tests.harness import CHANNEL, Harness, answer
+
+
+async def test_help_explains_the_bot_and_shows_the_channel_template(harness: Harness) -> None:
+    for text in ("", "help"):
+        reply = await harness.command(text)
+        assert reply["response_type"] == "ephemeral"
+        assert "screenshots" in reply["text"] and "now *describe*" in reply["text"]
+
+
+async def test_list_shows_every_template_with_its_description(harness: Harness) -> None:
+    reply = await harness.command("list")
+
+    for name in ("describe", "debug", "ocr", "ui-review", "chart", "diff", "locate"):
+        assert f"*{name}*:" in reply["text"]
+    assert reply["response_type"] == "ephemeral"
+
+
+async def test_use_sets_the_channels_template_for_new_questions(harness: Harness) -> None:
+    reply = await harness.command("use debug")
+    assert reply == {"response_type": "ephemeral", "text": reply["text"]}
+    assert "*debug*" in reply["text"]
+
+    shot = harness.slack.add_file("F1", "trace.png", samples.png())
+    msg = await harness.mention("", files=[shot])
+
+    assert await harness.replies(msg["ts"]) == [answer(1, 1, "debug")]
+    request = harness.claude.requests[0]
+    assert "What failed" in request["system"]
+    assert request["messages"][0]["content"][-1]["text"] == (
+        "What went wrong here, and how do I fix it?"
+    )
+    assert "now *debug*" in (await harness.command("help"))["text"]
+
+
+async def test_use_with_an_unknown_name_changes_nothing(harness: Harness) -> None:
+    reply = await harness.command("use telepathy")
+
+    assert "`telepathy`" in reply["text"] and "`ocr`" in reply["text"]
+    assert "now *describe*" in (await harness.command())["text"]
+
+
+async def test_an_unknown_subcommand_gets_help(harness: Harness) -> None:
+    reply = await harness.command("dance")
+    assert "I don't know `/vision dance`" in reply["text"] and "/vision list" in reply["text"]
+
+
+async def test_auto_mode_answers_every_image_shared_and_only_while_on(harness: Harness) -> None:
+    silent = await harness.message("", files=[harness.slack.add_file("F0", "a.png", samples.png())])
+    await harness.settle()
+    assert harness.slack.file_requests == []
+
+    reply = await harness.command("auto on")
+    assert reply["response_type"] == "in_channel" and "turned on" in reply["text"]
+    shared = await harness.message(
+        "", files=[harness.slack.add_file("F1", "b.png", samples.png("blue"))]
+    )
+    text_only = await harness.message("just chatting")
+    assert await harness.replies(shared["ts"]) == [answer(1, 1)]
+    assert await harness.replies(text_only["ts"]) == []
+
+    await harness.command("auto off")
+    later = await harness.message("", files=[harness.slack.add_file("F2", "c.png", samples.png())])
+    await harness.settle()
+    assert await harness.replies(later["ts"]) == []
+    assert await harness.replies(silent["ts"]) == []
+    assert len(harness.claude.uploads) == 1
+
+
+async def test_usage_reports_tokens_per_channel_today_and_this_month(harness: Harness) -> None:
+    assert "_nothing yet_" in (await harness.command("usage"))["text"]
+    for channel in (CHANNEL, CHANNEL, "C0OTHER"):
+        shot = harness.slack.add_file(f"F{channel}", "a.png", samples.png())
+        msg = await harness.mention("what?", files=[shot], channel=channel)
+        await harness.replies(msg["ts"], channel=channel)
+
+    text = (await harness.command("usage"))["text"]
+
+    today, month = text.split("*Last 30 days*")
+    usage = [r["usage"] for r in harness.claude.responses]
+    here = sum(u["input_tokens"] + u.get("cache_creation_input_tokens", 0) for u in usage[:2])
+    assert f"<#{CHANNEL}>: {here:,} input" in today
+    assert f"<#{CHANNEL}>: {here:,} input" in month
+    assert "<#C0OTHER>" in today
+    outputs = sum(u["output_tokens"] for u in usage)
+    assert f"{outputs:,} output" in today.split("*all channels*")[1]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"slash_command": "/eyes"}])
+async def test_the_command_name_is_configurable(harness: Harness) -> None:
+    reply = await harness.command("list")
+    assert "*ocr*" in reply["text"]

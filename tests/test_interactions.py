@@ -1,0 +1,175 @@
+"""Inside a thread: the template select, the message shortcut, `forget`, and precedence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import slack_blocks
+from tests import samples
+from tests.harness import CHANNEL, TEAM, USER, Harness, answer
+
+
+def select_of(harness: Harness, thread_ts: str) -> dict[str, Any]:
+    """The template select under the bot's first answer in the thread."""
+    (first, *_) = harness.slack.messages(CHANNEL, thread_ts)
+    actions = [b for b in first.blocks or [] if b["type"] == "actions"]
+    return dict(actions[0]["elements"][0])
+
+
+async def choose(harness: Harness, thread_ts: str, template: str, action_ts: str) -> None:
+    """Pick a template in the select under the first answer, as a user would."""
+    message = harness.slack.messages(CHANNEL, thread_ts)[0]
+    await harness.interact(
+        {
+            "type": "block_actions",
+            "channel": {"id": CHANNEL},
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": CHANNEL,
+                "thread_ts": thread_ts,
+            },
+            "message": {"ts": message.ts, "thread_ts": thread_ts},
+            "trigger_id": "trig",
+            "actions": [
+                {
+                    "type": "static_select",
+                    "action_id": slack_blocks.TEMPLATE_SELECT,
+                    "selected_option": {"value": template},
+                    "action_ts": action_ts,
+                }
+            ],
+        }
+    )
+
+
+async def test_the_first_answer_offers_a_template_select(harness: Harness) -> None:
+    msg = await harness.mention("hm?", files=[harness.slack.add_file("F1", "a.png", samples.png())])
+    await harness.replies(msg["ts"])
+    await harness.message("more?", thread_ts=msg["ts"])
+    await harness.settle()
+
+    select = select_of(harness, msg["ts"])
+    assert select["initial_option"]["value"] == "describe"
+    assert {o["value"] for o in select["options"]} >= {"debug", "ocr", "locate"}
+    later = harness.slack.messages(CHANNEL, msg["ts"])[1]
+    assert not any(b["type"] == "actions" for b in later.blocks or [])
+
+
+async def test_choosing_a_template_re_answers_and_sticks_for_follow_ups(harness: Harness) -> None:
+    msg = await harness.mention(
+        "what is it?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    await harness.replies(msg["ts"])
+
+    await choose(harness, msg["ts"], "ocr", action_ts="1700000999.000001")
+    await choose(harness, msg["ts"], "ocr", action_ts="1700000999.000001")  # Slack retry
+    replies = await harness.replies(msg["ts"])
+    assert replies == [answer(1, 1), answer(1, 2, "ocr")]
+    redo = harness.claude.requests[1]
+    assert "Transcribe every piece of text" in redo["system"]
+    assert [m["role"] for m in redo["messages"]] == ["user"]  # the question, answered anew
+    assert redo["messages"][0]["content"][-1]["text"] == "what is it?"
+
+    await harness.message("and the footer?", thread_ts=msg["ts"])
+    replies = await harness.replies(msg["ts"])
+    follow_up = harness.claude.requests[2]
+    assert "Transcribe every piece of text" in follow_up["system"]
+    assert follow_up["messages"][1]["content"][0]["text"] == "I see 1 image(s). **Answer 2.**"
+    assert replies[-1] == answer(1, 3, "ocr")
+
+
+async def test_thread_choice_beats_channel_default_beats_describe(harness: Harness) -> None:
+    first = await harness.mention("a", files=[harness.slack.add_file("F1", "a.png", samples.png())])
+    await harness.replies(first["ts"])
+    await harness.command("use chart")
+    await harness.message("b", thread_ts=first["ts"])  # thread started before: still describe?
+    await harness.settle()
+    second = await harness.mention(
+        "c", files=[harness.slack.add_file("F2", "b.png", samples.png("blue"))]
+    )
+    await harness.replies(second["ts"])
+    await choose(harness, second["ts"], "diff", action_ts="1700000999.000002")
+    await harness.settle()
+
+    footers = [
+        r.rsplit("_Template: ", 1)[1] for r in harness.slack.reply_texts(CHANNEL, second["ts"])
+    ]
+    assert footers == ["chart_", "diff_"]
+    assert harness.slack.reply_texts(CHANNEL, first["ts"])[-1].endswith("_Template: chart_")
+
+
+async def test_the_message_shortcut_asks_with_the_chosen_template(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "dash.png", samples.png())
+    message = {
+        "type": "message",
+        "user": "U0BOB",
+        "ts": "1700000123.000100",
+        "text": "look",
+        "files": [shot],
+    }
+    await harness.interact(
+        {
+            "type": "message_action",
+            "callback_id": slack_blocks.SHORTCUT,
+            "trigger_id": "trigger-shortcut",
+            "channel": {"id": CHANNEL, "name": "general"},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": "https://hooks.slack.com/app/x",
+        }
+    )
+    (view,) = harness.slack.views
+    assert view["callback_id"] == slack_blocks.MODAL
+    values = {
+        "template": {
+            "choice": {"type": "static_select", "selected_option": {"value": "ui-review"}}
+        },
+        "question": {"text": {"type": "plain_text_input", "value": "is this accessible?"}},
+    }
+    await harness.interact(
+        {
+            "type": "view_submission",
+            "view": {**view, "state": {"values": values}},
+        }
+    )
+
+    assert await harness.replies(message["ts"]) == [answer(1, 1, "ui-review")]
+    request = harness.claude.requests[0]
+    assert "accessibility" in request["system"]
+    assert request["messages"][0]["content"][-1]["text"] == "is this accessible?"
+    assert json.loads(view["private_metadata"])["files"] == ["F1"]
+    assert harness.slack.calls_to("files.info")  # the modal carried only the file id
+
+
+async def test_forget_clears_the_thread_and_its_unshared_uploads(harness: Harness) -> None:
+    mine = harness.slack.add_file("F1", "mine.png", samples.png("red"))
+    shared_bytes = samples.png("blue")
+    msg = await harness.mention(
+        "a?", files=[mine, harness.slack.add_file("F2", "s.png", shared_bytes)]
+    )
+    other = await harness.mention(
+        "b?", files=[harness.slack.add_file("F3", "s2.png", shared_bytes)]
+    )
+    await harness.replies(msg["ts"])
+    mine_id = next(u.file_id for u in harness.claude.uploads if u.filename == "mine.png")
+    shared_id = next(u.file_id for u in harness.claude.uploads if u.filename == "s.png")
+
+    await harness.mention("forget", thread_ts=msg["ts"])
+    replies = await harness.replies(msg["ts"])
+
+    assert replies[-1].startswith("Done: I've forgotten this thread")
+    assert not harness.claude.has_file(mine_id)
+    assert harness.claude.has_file(shared_id)  # another thread still uses those bytes
+    # Later messages start fresh: no follow-up without a mention, nothing read again.
+    await harness.message("still there?", thread_ts=msg["ts"])
+    await harness.settle()
+    assert len(harness.slack.reply_texts(CHANNEL, msg["ts"])) == len(replies)
+    await harness.mention("what now?", thread_ts=msg["ts"])
+    await harness.settle()
+    last = harness.claude.requests[-1]
+    assert harness.claude.image_blocks(last) == []
+    assert harness.slack.calls_to("conversations.replies") == []
+    assert await harness.replies(other["ts"]) == [answer(1, 2)]
+    assert TEAM and USER

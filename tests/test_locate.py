@@ -1,0 +1,88 @@
+"""`locate`: Claude's boxes, scaled back to the original, drawn and posted in the thread."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from PIL import Image
+
+from bot import locate
+from bot.models import FileRef
+from tests import samples
+from tests.harness import CHANNEL, Harness
+
+BOX_RED = (0xE0, 0x1E, 0x5A)
+
+
+def boxes_answer(request: dict[str, Any]) -> str:
+    """A locate answer in the sent image's pixel space, with one bad and one off-image box."""
+    return (
+        "The failing job is [1]; the retry button is [2].\n\n```json\n"
+        '[{"n": 1, "image": 1, "label": "failing job", "box": [100, 100, 300, 200]},\n'
+        ' {"n": 2, "image": 1, "label": "retry", "box": [2000, 1000, 2100, 1060]},\n'
+        ' {"n": 3, "image": 1, "label": "off", "box": [2500, 1400, 2700, 1500]},\n'
+        ' {"n": 4, "image": 1, "label": "bad", "box": "top left"}]\n```'
+    )
+
+
+async def test_locate_posts_the_original_with_numbered_boxes(harness: Harness) -> None:
+    await harness.command("use locate")
+    harness.claude.reply = boxes_answer
+    original = samples.screenshot((5120, 2880))
+    msg = await harness.mention(
+        "where is the failing job?", files=[harness.slack.add_file("F1", "ci.png", original)]
+    )
+
+    (reply,) = await harness.replies(msg["ts"])
+
+    assert (
+        "_Template: locate_" in reply
+        and "I left out 2 region(s) that were malformed or off-image" in reply
+    )
+    (upload,) = harness.slack.uploaded_to(CHANNEL, msg["ts"])
+    assert upload.filename == "ci-located.png"
+    drawn = Image.open(io.BytesIO(upload.data)).convert("RGB")
+    assert drawn.size == (5120, 2880)  # drawn on the original, not the downscaled copy
+    scale = 5120 / 2576
+    # Box 1's outline sits where Claude's box lands on the original, scaled by ~1.99.
+    left, top, right, bottom = (round(v * scale) for v in (100, 100, 300, 200))
+    mid_y = (top + bottom) // 2
+    assert drawn.getpixel((left + 1, mid_y)) == BOX_RED
+    assert drawn.getpixel((right - 1, mid_y)) == BOX_RED
+    assert drawn.getpixel(((left + right) // 2, mid_y)) == Image.open(io.BytesIO(original)).convert(
+        "RGB"
+    ).getpixel(((left + right) // 2, mid_y))
+    # Box 2 is drawn too, in its own color; nothing is drawn for the dropped ones.
+    x2 = round(2000 * scale)
+    assert drawn.getpixel((x2 + 1, round(1030 * scale))) != (255, 255, 255)
+    dropped_edge = (round(2500 * scale), round(1420 * scale))
+    assert drawn.getpixel(dropped_edge) == Image.open(io.BytesIO(original)).getpixel(dropped_edge)
+    assert (
+        "locate" in harness.claude.requests[0]["system"]
+        or "```json" in (harness.claude.requests[0]["system"])
+    )
+
+
+def test_malformed_answers_never_crash_and_count_what_was_dropped() -> None:
+    ref = FileRef(
+        slack_file_id="F1",
+        name="a.png",
+        media_type="image/png",
+        sha256="x",
+        claude_file_id="file_1",
+        width=100,
+        height=50,
+        original_width=200,
+        original_height=100,
+    )
+    assert locate.parse("no boxes here", [ref]).boxes == {}
+    assert locate.parse("```json\n{not json\n```", [ref]).dropped == 1
+    located = locate.parse(
+        '```json\n[{"n": 1, "box": [10, 10, 20, 20]}, {"n": 2, "image": 2, "box": [1, 1, 2, 2]},'
+        ' {"n": 3, "box": [30, 30, 20, 40]}, {"n": true, "box": [1, 1, 2, 2]}]\n```',
+        [ref],
+    )
+    assert located.dropped == 3
+    (box,) = located.boxes[0]
+    assert (box.x0, box.y0, box.x1, box.y1) == (20, 20, 40, 40)
