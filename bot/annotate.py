@@ -29,6 +29,9 @@ class Annotator:
         notes = []
         for index, boxes in sorted(located.boxes.items()):
             ref = images[index]
+            if ref.url:
+                notes.append(f"I can only mark up images shared in Slack, not {ref.url}.")
+                continue
             try:
                 original = await self.fetcher.fetch(SlackFile(id=ref.slack_file_id, name=ref.name))
                 png = await asyncio.to_thread(locate.draw, original, boxes)

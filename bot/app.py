@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 
 import aiohttp
-from anthropic import AsyncAnthropic
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -19,17 +18,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel_settings import ChannelSettings
-from bot.claude_files import ClaudeFiles
+from bot.claude_platform import ClaudeClient, claude_client, media_limits, transport
 from bot.config import Settings
 from bot.history import ThreadHistory
 from bot.intake import Intake
-from bot.media import MediaLimits, native_long_edge
 from bot.pipeline import Conversation, PipelineOptions, Stores
 from bot.queue import TurnQueue
 from bot.redis_conn import connect
 from bot.slack_files import SlackFileFetcher
 from bot.templates import Templates
-from bot.upload_cache import UploadCache
 from bot.usage import UsageCounters
 from bot.workers import Workers
 
@@ -44,7 +41,7 @@ class Services:
     redis: Redis
     slack: AsyncWebClient
     http: aiohttp.ClientSession
-    claude: AsyncAnthropic
+    claude: ClaudeClient
     templates: Templates
     channels: ChannelSettings
     usage: UsageCounters
@@ -60,28 +57,13 @@ class Services:
         await self.redis.aclose()
 
 
-def claude_client(settings: Settings) -> AsyncAnthropic:
-    """The Claude API client the settings describe."""
-    api_key = settings.anthropic_api_key
-    return AsyncAnthropic(
-        api_key=api_key.get_secret_value() if api_key else None,
-        base_url=settings.anthropic_base_url,
-        max_retries=settings.claude_max_retries,
-    )
-
-
-def claude_files(settings: Settings, claude: AsyncAnthropic, redis: Redis) -> ClaudeFiles:
-    """Files API uploads with the upload-once cache in `redis`."""
-    ttl = settings.history_ttl_seconds
-    return ClaudeFiles(claude, UploadCache(redis, ttl), expires_in=ttl)
-
-
 def pipeline_options(settings: Settings) -> PipelineOptions:
     """The model, limits and timings the pipeline runs with."""
     return PipelineOptions(
         model=settings.claude_model,
         max_tokens=settings.claude_max_tokens,
-        media=MediaLimits(long_edge=native_long_edge(settings.claude_model)),
+        media=media_limits(settings),
+        url_sources=settings.claude_platform == "anthropic",
         lock_seconds=settings.turn_claim_timeout_seconds,
         order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
     )
@@ -126,7 +108,7 @@ def build_services(
         slack=slack,
         fetcher=fetcher,
         claude=claude,
-        files=claude_files(settings, claude, redis),
+        transport=transport(settings, claude, redis),
         stores=stores,
         templates=templates,
         options=pipeline_options(settings),

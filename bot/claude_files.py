@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
 
 from bot.claude_stream import translate_error
 from bot.media import PreparedMedia
+from bot.models import FileRef
 from bot.upload_cache import UploadCache
 
 logger = logging.getLogger(__name__)
@@ -19,7 +22,9 @@ FILES_MAX_EXPIRY = 90 * 86400
 
 
 class ClaudeFiles:
-    """Files API uploads, cached per workspace by the SHA-256 of the bytes sent."""
+    """The Files API transport: uploads cached per workspace by the SHA-256 of the bytes."""
+
+    inline = False
 
     def __init__(self, client: AsyncAnthropic, cache: UploadCache, *, expires_in: int) -> None:
         self.client = client
@@ -51,6 +56,22 @@ class ClaudeFiles:
                 metadata.id,
             )
             return metadata.id
+
+    async def store(self, team_id: str, media: PreparedMedia) -> str:
+        """The Files API id for the bytes (see `upload_once`)."""
+        return await self.upload_once(team_id, media)
+
+    async def sources(self, team_id: str, refs: list[FileRef]) -> dict[str, dict[str, Any]]:
+        """Nothing inline: requests name Files API ids."""
+        return {}
+
+    async def is_available(self, team_id: str, ref: FileRef) -> bool:
+        """Whether the Files API still has the file and it hasn't expired."""
+        try:
+            metadata = await self.client.files.retrieve_metadata(ref.claude_file_id)
+        except anthropic.NotFoundError:
+            return False
+        return metadata.expires_at is None or metadata.expires_at > datetime.now(UTC)
 
     async def forget(self, team_id: str, sha256: str) -> None:
         """Drop a cached id the Files API no longer knows, so the next use uploads again."""

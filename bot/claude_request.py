@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.models import FileRef, Turn
@@ -25,11 +26,19 @@ def build_request(
     history: list[Turn],
     question: Turn,
     template_prompt: str | None = None,
+    sources: Mapping[str, dict[str, Any]] | None = None,
+    byte_budget: int | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `messages.stream`: the whole conversation, images by file id."""
+    """Keyword arguments for `messages.stream`: the whole conversation with its media.
+
+    `sources` maps a file's key to its `source` block when files travel inline (base64);
+    without it, files are referenced by Files API id. `byte_budget` bounds the inline bytes.
+    """
     turns = [*history, question]
-    left_out = left_out_images(turns)
-    messages = [_message(turn, left_out.get(i, set())) for i, turn in enumerate(turns)]
+    left_out = left_out_files(turns, byte_budget)
+    messages = [
+        _message(turn, left_out.get(i, set()), sources or {}) for i, turn in enumerate(turns)
+    ]
     return {
         "model": model,
         "max_tokens": max_tokens,
@@ -41,23 +50,35 @@ def build_request(
     }
 
 
-def left_out_images(turns: list[Turn]) -> dict[int, set[int]]:
-    """The oldest images past what one request may carry: file positions by turn index."""
-    images = [
-        (t, f)
-        for t, turn in enumerate(turns)
-        for f, ref in enumerate(turn.files)
-        if ref.kind == "image"
-    ]
+def left_out_files(turns: list[Turn], byte_budget: int | None = None) -> dict[int, set[int]]:
+    """The oldest files past what one request may carry: file positions by turn index.
+
+    The newest files are kept: at most MAX_IMAGES images and, when files travel inline,
+    at most `byte_budget` bytes of base64.
+    """
     left_out: dict[int, set[int]] = {}
-    for t, f in images[: max(0, len(images) - MAX_IMAGES)]:
-        left_out.setdefault(t, set()).add(f)
+    images = spent = 0
+    newest_first = [
+        (t, f, ref) for t, turn in enumerate(turns) for f, ref in enumerate(turn.files)
+    ][::-1]
+    for t, f, ref in newest_first:
+        cost = _base64_size(ref.size) if byte_budget is not None and not ref.url else 0
+        over_count = ref.kind == "image" and images >= MAX_IMAGES
+        if over_count or (byte_budget is not None and spent + cost > byte_budget):
+            left_out.setdefault(t, set()).add(f)
+            continue
+        images += ref.kind == "image"
+        spent += cost
     return left_out
 
 
-def sent_images(turns: list[Turn]) -> list[FileRef]:
+def _base64_size(size: int) -> int:
+    return 4 * -(-size // 3)
+
+
+def sent_images(turns: list[Turn], byte_budget: int | None = None) -> list[FileRef]:
     """The images a request carries, in the order Claude sees them."""
-    left_out = left_out_images(turns)
+    left_out = left_out_files(turns, byte_budget)
     return [
         ref
         for t, turn in enumerate(turns)
@@ -66,18 +87,20 @@ def sent_images(turns: list[Turn]) -> list[FileRef]:
     ]
 
 
-def left_out_names(turns: list[Turn]) -> list[str]:
-    """Names of the images `left_out_images` leaves out, oldest first."""
-    left_out = left_out_images(turns)
+def left_out_names(turns: list[Turn], byte_budget: int | None = None) -> list[str]:
+    """Names of the files `left_out_files` leaves out, oldest first."""
+    left_out = left_out_files(turns, byte_budget)
     return [turns[t].files[f].name for t in sorted(left_out) for f in sorted(left_out[t])]
 
 
-def _message(turn: Turn, left_out: set[int]) -> dict[str, Any]:
+def _message(
+    turn: Turn, left_out: set[int], sources: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
     if turn.role == "assistant":
         return {"role": "assistant", "content": [{"type": "text", "text": turn.text or "…"}]}
     # Images before the text that asks about them, as Anthropic's vision guide advises.
     blocks: list[dict[str, Any]] = [
-        _file_block(ref) for i, ref in enumerate(turn.files) if i not in left_out
+        _file_block(ref, sources) for i, ref in enumerate(turn.files) if i not in left_out
     ]
     dropped = [ref.name for i, ref in enumerate(turn.files) if i in left_out]
     if dropped:
@@ -88,13 +111,17 @@ def _message(turn: Turn, left_out: set[int]) -> dict[str, Any]:
 
 def _left_out_note(names: list[str]) -> str:
     return (
-        f"[Left out of this request to stay within {MAX_IMAGES} images: "
+        f"[Left out of this request to stay within its limits: "
         f"{', '.join(names)}. Say so if the question needs them.]"
     )
 
 
-def _file_block(ref: FileRef) -> dict[str, Any]:
-    return {"type": ref.kind, "source": {"type": "file", "file_id": ref.claude_file_id}}
+def _file_block(ref: FileRef, sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    if ref.url:
+        # A public link: Claude fetches it; the bot never does (no SSRF through the bot).
+        return {"type": "image", "source": {"type": "url", "url": ref.url}}
+    source = sources.get(ref.sha256) or {"type": "file", "file_id": ref.claude_file_id}
+    return {"type": ref.kind, "source": source}
 
 
 def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,13 +133,3 @@ def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             merged.append(message)
     return merged
-
-
-def file_ids(request: dict[str, Any]) -> set[str]:
-    """Every Files API id a request refers to."""
-    return {
-        block["source"]["file_id"]
-        for message in request["messages"]
-        for block in message["content"]
-        if block.get("source", {}).get("type") == "file"
-    }

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
-from anthropic import AsyncAnthropic
 
 from bot.errors import ClaudeRejected, ClaudeUnavailable
+
+if TYPE_CHECKING:
+    from bot.claude_platform import ClaudeClient
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Usage:
 
 
 async def stream_answer(
-    client: AsyncAnthropic,
+    client: ClaudeClient,
     request: dict[str, Any],
     on_text: Callable[[str], Awaitable[None]],
 ) -> tuple[str, Usage]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -22,6 +22,9 @@ _HINTS: dict[str, str] = {
     "ANTHROPIC_API_KEY": "set it to an API key from the Claude Console",
     "SLACK_FILE_HOSTS": "give comma-separated host names, e.g. files.slack.com",
     "REDIS_URL": "give a redis://, rediss:// or unix:// URL, or unset it for the embedded store",
+    "AWS_REGION": "CLAUDE_PLATFORM=bedrock needs the AWS region of your Bedrock models",
+    "ANTHROPIC_VERTEX_PROJECT_ID": "CLAUDE_PLATFORM=vertex needs the Google Cloud project id",
+    "CLOUD_ML_REGION": "CLAUDE_PLATFORM=vertex needs the region of your Vertex AI models",
 }
 
 
@@ -41,8 +44,15 @@ class Settings(BaseSettings):
         "files-origin.slack.com",
     )
 
+    claude_platform: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
+    claude_transport: Literal["files", "base64"] | None = None
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("aws_region", "aws_default_region")
+    )
+    anthropic_vertex_project_id: str | None = None
+    cloud_ml_region: str | None = None
     claude_model: str = DEFAULT_MODEL
     claude_max_tokens: int = Field(default=4096, ge=256, le=64000)
     claude_max_retries: int = Field(default=2, ge=0, le=10)
@@ -130,10 +140,34 @@ class Settings(BaseSettings):
         if not token.get_secret_value().startswith("xapp-"):
             raise ConfigError(f"SLACK_APP_TOKEN is invalid: {_HINTS['SLACK_APP_TOKEN']}")
 
+    @property
+    def transport(self) -> Literal["files", "base64"]:
+        """How files reach Claude: the Files API where it exists, else base64."""
+        if self.claude_transport:
+            return self.claude_transport
+        return "files" if self.claude_platform == "anthropic" else "base64"
+
     def require_claude(self) -> None:
-        """Refuse to start without Claude credentials."""
-        if self.anthropic_api_key is None:
+        """Refuse to start without what the chosen Claude platform needs."""
+        platform = self.claude_platform
+        if platform == "anthropic" and self.anthropic_api_key is None:
             raise ConfigError(_missing("ANTHROPIC_API_KEY"))
+        if platform != "anthropic" and self.claude_transport == "files":
+            raise ConfigError(
+                f"CLAUDE_TRANSPORT=files is not available on {platform}: the Files API exists "
+                "only on the anthropic platform; unset it (base64 is used there)"
+            )
+        if platform != "anthropic" and "claude_model" not in self.model_fields_set:
+            raise ConfigError(
+                f"CLAUDE_MODEL is not set: on {platform} give the model id as {platform} "
+                "names it (see the platform's model list)"
+            )
+        if platform == "bedrock" and not self.aws_region:
+            raise ConfigError(_missing("AWS_REGION"))
+        if platform == "vertex":
+            for name in ("anthropic_vertex_project_id", "cloud_ml_region"):
+                if not getattr(self, name):
+                    raise ConfigError(_missing(name.upper()))
 
 
 def _missing(name: str) -> str:

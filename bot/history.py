@@ -54,6 +54,8 @@ class ThreadHistory:
     async def _remember_uploads(self, thread: ThreadRef, turn: Turn) -> None:
         """Note which uploads the thread uses, so forgetting it can delete the unshared ones."""
         for ref in turn.files:
+            if ref.url:
+                continue  # a link: nothing stored anywhere
             key = keys.upload_threads(thread.team_id, ref.sha256)
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.sadd(key, keys.thread_tag(thread))
@@ -107,7 +109,7 @@ class ThreadHistory:
         The thread stays marked as read, so what was posted before is not read again, and
         its ticket counters stay, so turns queued behind this one keep their order.
         """
-        shas = {ref.sha256 for turn in await self.turns(thread) for ref in turn.files}
+        shas = {r.sha256 for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread))
             pipe.hdel(keys.meta(thread), "engaged", "template")

@@ -10,7 +10,7 @@ from bot.channel_settings import ChannelSettings
 from bot.history import ThreadHistory
 from bot.models import Job, SlackFile
 from bot.queue import TurnQueue
-from bot.slack_text import strip_mentions
+from bot.slack_text import image_links, strip_mentions
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ class Intake:
             user_id=event.get("user"),
             text=strip_mentions(event.get("text", ""), me.bot_user_id),
             files=files,
+            links=image_links(event.get("text", ""), event.get("attachments")),
             is_dm=event.get("channel_type") == "im" or channel.startswith("D"),
             bot_user_id=me.bot_user_id,
             enterprise_id=me.enterprise_id,

@@ -78,3 +78,8 @@ USAGE_TTL_SECONDS = 32 * 86400
 def usage(team_id: str, day: str) -> str:
     """Hash of one workspace's token counters for one UTC day, fields `{channel}:{kind}`."""
     return f"{PREFIX}:usage:{team_id}:{day}"
+
+
+def inline_media(team_id: str, sha256: str) -> str:
+    """Prepared bytes (base64) kept for the base64 transport, so follow-ups never re-download."""
+    return f"{PREFIX}:media:{{{team_id}:{sha256}}}"

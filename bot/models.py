@@ -56,6 +56,7 @@ class Job(BaseModel):
     user_id: str | None = None
     text: str = ""
     files: list[SlackFile] = []
+    links: list[str] = []  # public image links in the message
     is_dm: bool = False
     bot_user_id: str | None = None
     enterprise_id: str | None = None
@@ -89,6 +90,8 @@ class FileRef(BaseModel):
     height: int | None = None
     original_width: int | None = None
     original_height: int | None = None
+    size: int = 0  # bytes sent
+    url: str | None = None  # a public image link Claude fetches itself
 
 
 class Turn(BaseModel):

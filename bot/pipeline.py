@@ -6,22 +6,25 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-from anthropic import AsyncAnthropic
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import locate, media
 from bot.annotate import Annotator
 from bot.channel_settings import ChannelSettings
-from bot.claude_files import ClaudeFiles
-from bot.claude_request import MAX_IMAGES, build_request, left_out_names, sent_images
+from bot.claude_request import (
+    MAX_IMAGES,
+    build_request,
+    left_out_files,
+    left_out_names,
+    sent_images,
+)
 from bot.claude_stream import FileGone, Usage, stream_answer
 from bot.errors import FileRefused, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
+from bot.inline_media import MediaGone
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.queue import QueuedJob
 from bot.slack_blocks import template_select
@@ -30,7 +33,11 @@ from bot.slack_reply import ThreadReply
 from bot.slack_thread import read_earlier
 from bot.templates import Template, Templates
 from bot.thread_order import turn_slot
+from bot.transport import Transport
 from bot.usage import UsageCounters
+
+if TYPE_CHECKING:
+    from bot.claude_platform import ClaudeClient
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,10 @@ GENERIC_FAILURE = (
 NOTHING_TO_READ = (
     "I don't see anything to look at here. Share a screenshot, photo or PDF and mention me "
     "with a question, or reply in a thread that has one."
+)
+NO_LINKS = (
+    "links to images aren't supported on this Claude platform (Amazon Bedrock or Google "
+    "Vertex). Upload the image to Slack instead."
 )
 FORGOTTEN = (
     "Done: I've forgotten this thread, its images and my answers. Mention me to start "
@@ -55,6 +66,9 @@ class PipelineOptions:
     model: str
     max_tokens: int
     media: media.MediaLimits = field(default_factory=media.MediaLimits)
+    # Inline (base64) bytes per request: well under the API's 32 MB request limit.
+    inline_budget: int = 24 * 1024 * 1024
+    url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
     lock_seconds: float = 60.0
     order_wait_seconds: float = 120.0
 
@@ -86,8 +100,8 @@ class Conversation:
         redis: Redis,
         slack: AsyncWebClient,
         fetcher: SlackFileFetcher,
-        claude: AsyncAnthropic,
-        files: ClaudeFiles,
+        claude: ClaudeClient,
+        transport: Transport,
         stores: Stores,
         templates: Templates,
         options: PipelineOptions,
@@ -96,7 +110,7 @@ class Conversation:
         self.slack = slack
         self.fetcher = fetcher
         self.claude = claude
-        self.files = files
+        self.transport = transport
         self.history = stores.history
         self.channels = stores.channels
         self.usage = stores.usage
@@ -147,6 +161,7 @@ class Conversation:
         template = await self._template(job)
         files, context = await self._new_material(job, history)
         prepared = await self._prepare_all(job.team_id, files)
+        self._add_links(job, prepared)
         if prepared.refused:
             await reply.post("\n".join(r.message for r in prepared.refused))
             if not prepared.refs:
@@ -187,7 +202,7 @@ class Conversation:
 
     async def _forget(self, job: Job, reply: ThreadReply) -> None:
         for sha in await self.history.forget(job.thread, answered=job.request_key):
-            await self.files.delete(job.team_id, sha)
+            await self.transport.delete(job.team_id, sha)
         await reply.post(FORGOTTEN)
 
     async def _respond(
@@ -203,13 +218,15 @@ class Conversation:
     ) -> Turn:
         """Stream Claude's answer to `question` into the thread; the answer turn."""
         turns = [*history, question]
-        if names := left_out_names(turns):
+        budget = self._budget
+        if names := left_out_names(turns, budget):
             notes.append(
-                f"To stay within {MAX_IMAGES} images per request I left out the oldest: "
-                f"{', '.join(names)}."
+                "To stay within what one request may carry "
+                f"({MAX_IMAGES} images) I left out the oldest: {', '.join(names)}."
             )
         text, usage = await self._ask(job, history, question, template, reply)
-        located = locate.parse(text, sent_images(turns)) if template.name == "locate" else None
+        images = sent_images(turns, budget)
+        located = locate.parse(text, images) if template.name == "locate" else None
         if located and located.dropped:
             notes.append(
                 f"I left out {located.dropped} region(s) that were malformed or off-image."
@@ -217,7 +234,7 @@ class Conversation:
         footer = " · ".join([f"_Template: {template.name}_", *(f"_{n}_" for n in notes)])
         await reply.finish(footer=footer, blocks=blocks)
         if located and located.boxes:
-            problems = await self.annotator.post(job, sent_images(turns), located)
+            problems = await self.annotator.post(job, images, located)
             if problems:
                 await reply.post("\n".join(problems))
         await self._count(job, usage)
@@ -231,6 +248,17 @@ class Conversation:
         name = await self.history.template(job.thread)
         name = name or await self.channels.template(job.team_id, job.channel_id)
         return self.templates.get(name)
+
+    def _add_links(self, job: Job, prepared: Prepared) -> None:
+        """Image links go to Claude as `url` sources, where the platform takes them."""
+        for url in job.links:
+            if not self.options.url_sources:
+                prepared.refused.append(FileRefused(url, NO_LINKS))
+                continue
+            ref = FileRef(
+                slack_file_id="", name=url, media_type="", sha256="", claude_file_id="", url=url
+            )
+            prepared.refs.append(ref)
 
     async def _new_material(self, job: Job, history: list[Turn]) -> tuple[list[SlackFile], str]:
         """This message's files, plus, when the bot joins a thread, what came before it."""
@@ -250,27 +278,41 @@ class Conversation:
         template: Template,
         reply: ThreadReply,
     ) -> tuple[str, Usage]:
-        request = self._request(history, question, template)
         try:
+            request = await self._request(job, history, question, template)
             return await stream_answer(self.claude, request, reply.append)
-        except FileGone:
-            logger.info("a referenced file is gone; uploading again: %s", job.ids)
-        # The Files API lost a file (expired or deleted): fetch it from Slack again and
-        # retry once, so the user sees an answer rather than an error.
+        except (FileGone, MediaGone):
+            logger.info("a referenced file is gone; storing it again: %s", job.ids)
+        # The Files API (or Redis) lost a file: fetch it from Slack again and retry once,
+        # so the user sees an answer rather than an error.
         await self._refresh_gone(job.team_id, [*history, question])
         await self.history.replace(job.thread, history)
-        request = self._request(history, question, template)
+        request = await self._request(job, history, question, template)
         return await stream_answer(self.claude, request, reply.append)
 
-    def _request(
-        self, history: list[Turn], question: Turn, template: Template
+    @property
+    def _budget(self) -> int | None:
+        return self.options.inline_budget if self.transport.inline else None
+
+    async def _request(
+        self, job: Job, history: list[Turn], question: Turn, template: Template
     ) -> dict[str, object]:
+        turns = [*history, question]
+        left_out = left_out_files(turns, self._budget)
+        sent = [
+            ref
+            for t, turn in enumerate(turns)
+            for f, ref in enumerate(turn.files)
+            if f not in left_out.get(t, set())
+        ]
         return build_request(
             model=self.options.model,
             max_tokens=self.options.max_tokens,
             history=history,
             question=question,
             template_prompt=template.prompt,
+            sources=await self.transport.sources(job.team_id, sent),
+            byte_budget=self._budget,
         )
 
     async def _count(self, job: Job, usage: Usage) -> None:
@@ -315,7 +357,7 @@ class Conversation:
             prepared = await asyncio.to_thread(
                 media.prepare, file.display_name, data, self.options.media
             )
-        file_id = await self.files.upload_once(team_id, prepared)
+        file_id = await self.transport.store(team_id, prepared)
         ref = FileRef(
             slack_file_id=file.id,
             name=prepared.name,
@@ -327,22 +369,16 @@ class Conversation:
             height=prepared.height,
             original_width=prepared.original_width,
             original_height=prepared.original_height,
+            size=len(prepared.data),
         )
         return ref, prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
-        """Re-upload every referenced file the Files API no longer has, in place."""
+        """Store again, in place, every referenced file the transport no longer has."""
         for turn in turns:
             for index, ref in enumerate(turn.files):
-                if await self._still_there(ref.claude_file_id):
+                if ref.url or await self.transport.is_available(team_id, ref):
                     continue
-                await self.files.forget(team_id, ref.sha256)
+                await self.transport.forget(team_id, ref.sha256)
                 slack_file = SlackFile(id=ref.slack_file_id, name=ref.name)
                 turn.files[index], _ = await self._prepare(team_id, slack_file)
-
-    async def _still_there(self, file_id: str) -> bool:
-        try:
-            metadata = await self.claude.files.retrieve_metadata(file_id)
-        except anthropic.NotFoundError:
-            return False
-        return metadata.expires_at is None or metadata.expires_at > datetime.now(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 
 def strip_mentions(text: str, bot_user_id: str | None) -> str:
@@ -10,3 +11,19 @@ def strip_mentions(text: str, bot_user_id: str | None) -> str:
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+_LINK = re.compile(r"<(https://[^|>\s]+)(?:\|[^>]*)?>")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+MAX_LINKS = 5
+
+
+def image_links(text: str, attachments: list[dict[str, object]] | None = None) -> list[str]:
+    """Public https links to images in a message: in its text or its unfurls."""
+    found = [m.group(1) for m in _LINK.finditer(text)]
+    found = [url for url in found if urlsplit(url).path.lower().endswith(_IMAGE_SUFFIXES)]
+    for attachment in attachments or []:
+        url = attachment.get("image_url")
+        if isinstance(url, str) and url.startswith("https://"):
+            found.append(url)
+    return list(dict.fromkeys(found))[:MAX_LINKS]

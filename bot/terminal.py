@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import media
-from bot.app import claude_client, claude_files, pipeline_options
+from bot.app import pipeline_options
+from bot.claude_platform import claude_client, transport
 from bot.claude_request import build_request
 from bot.claude_stream import stream_answer
 from bot.config import Settings
@@ -42,7 +43,7 @@ async def ask(
     options = pipeline_options(settings)
     redis = connect(settings.redis_url, quiet=True)
     claude = claude_client(settings)
-    files = claude_files(settings, claude, redis)
+    store = transport(settings, claude, redis)
     try:
         refs: list[FileRef] = []
         notes: list[str] = []
@@ -56,7 +57,7 @@ async def ask(
             except FileRefused as exc:
                 print(f"vision-bot: {exc.message}", file=err)
                 continue
-            file_id = await files.upload_once(TERMINAL_WORKSPACE, prepared)
+            file_id = await store.store(TERMINAL_WORKSPACE, prepared)
             refs.append(_ref(path, prepared, file_id))
             notes.extend(prepared.notes)
         if paths and not refs:
@@ -68,6 +69,7 @@ async def ask(
             history=[],
             question=turn,
             template_prompt=template.prompt,
+            sources=await store.sources(TERMINAL_WORKSPACE, refs),
         )
 
         async def write(text: str) -> None:
@@ -99,6 +101,7 @@ def _ref(path: Path, prepared: media.PreparedMedia, file_id: str) -> FileRef:
         height=prepared.height,
         original_width=prepared.original_width,
         original_height=prepared.original_height,
+        size=len(prepared.data),
     )
 
 
