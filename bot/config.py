@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.redis_conn import SCHEMES
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 MANIFEST_HINT = "create the Slack app from deploy/manifest.yml and copy it from the app's settings"
@@ -21,7 +22,7 @@ _HINTS: dict[str, str] = {
     "SLACK_APP_TOKEN": "Socket Mode needs an app-level token (xapp-…) with connections:write",
     "ANTHROPIC_API_KEY": "set it to an API key from the Claude Console",
     "SLACK_FILE_HOSTS": "give comma-separated host names, e.g. files.slack.com",
-    "REDIS_URL": "give a redis://, rediss:// or unix:// URL, or unset it for the embedded store",
+    "REDIS_URL": "see docs/deploy.md for the URL forms, or unset it for the embedded store",
     "AWS_REGION": "CLAUDE_PLATFORM=bedrock needs the AWS region of your Bedrock models",
     "ANTHROPIC_VERTEX_PROJECT_ID": "CLAUDE_PLATFORM=vertex needs the Google Cloud project id",
     "CLOUD_ML_REGION": "CLAUDE_PLATFORM=vertex needs the region of your Vertex AI models",
@@ -101,8 +102,11 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value and not value.startswith(SCHEMES):
+            raise ValueError(
+                "must start with redis://, rediss://, unix://, redis+sentinel:// or "
+                "redis+cluster://"
+            )
         return value or None
 
     @property

@@ -1,28 +1,103 @@
-"""One Redis connection pool per process: the real server, or an embedded fake."""
+"""One Redis client per process: a server, Sentinel, a Cluster, or an embedded fake."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
+from urllib.parse import parse_qs, unquote
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
 
 logger = logging.getLogger(__name__)
 
+SCHEMES = (
+    "redis://",
+    "rediss://",
+    "unix://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
+    "redis+cluster://",
+    "rediss+cluster://",
+)
+
 
 def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
-    """A client for `url`; without one, an in-process store that forgets on exit."""
-    if url is None:
-        import fakeredis
+    """A client for `url`; without one, an in-process store that forgets on exit.
 
-        if not quiet:
-            logger.warning(
-                "REDIS_URL is not set: using an embedded in-process store. Thread history is "
-                "not persisted and cannot be shared between processes; set REDIS_URL for "
-                "production."
-            )
-        return fakeredis.FakeAsyncRedis(decode_responses=True)
+    `redis+sentinel://[:password@]host:port[,host:port]/service[/db]` asks the Sentinels for
+    the service's primary; `redis+cluster://[:password@]host:port[,host:port]` talks to a
+    Redis Cluster (the bot keeps each operation's keys in one hash slot). `rediss+…` for TLS.
+    """
+    if url is None:
+        return _embedded(quiet)
+    if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+        return _sentinel(url, max_connections)
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        return _cluster(url, max_connections)
     # A burst of events must wait for a connection, not fail with MaxConnectionsError.
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=10, decode_responses=True
     )
     return Redis(connection_pool=pool)
+
+
+def _embedded(quiet: bool) -> Redis:
+    import fakeredis
+
+    if not quiet:
+        logger.warning(
+            "REDIS_URL is not set: using an embedded in-process store. Thread history is not "
+            "persisted and cannot be shared between processes; set REDIS_URL for production."
+        )
+    return cast(Redis, fakeredis.FakeAsyncRedis(decode_responses=True))
+
+
+def _parts(url: str) -> tuple[bool, str | None, str | None, list[tuple[str, int]], list[str]]:
+    """TLS or not, username, password, hosts, and the path's segments of a multi-host URL."""
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")
+    path, _, query = path.partition("?")
+    userinfo, _, hostlist = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":") if userinfo else ("", "", "")
+    hosts = []
+    for host in hostlist.split(","):
+        name, _, port = host.rpartition(":")
+        hosts.append((name.strip("[]") or "127.0.0.1", int(port)))
+    if parse_qs(query):
+        raise ValueError("query options are not supported on Sentinel or Cluster URLs")
+    return (
+        scheme.startswith("rediss"),
+        unquote(username) or None,
+        unquote(password) or None,
+        hosts,
+        [unquote(p) for p in path.split("/") if p],
+    )
+
+
+def _sentinel(url: str, max_connections: int) -> Redis:
+    tls, username, password, hosts, path = _parts(url)
+    if not path:
+        raise ValueError("a Sentinel URL names the service: redis+sentinel://host:26379/mymaster")
+    service, db = path[0], int(path[1]) if len(path) > 1 else 0
+    auth: dict[str, Any] = {"username": username, "password": password, "ssl": tls}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        hosts, sentinel_kwargs=auth, **auth, decode_responses=True
+    )
+    primary = sentinel.master_for(service, db=db, max_connections=max_connections)
+    return cast(Redis, primary)
+
+
+def _cluster(url: str, max_connections: int) -> Redis:
+    tls, username, password, hosts, _ = _parts(url)
+    cluster = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in hosts],
+        username=username,
+        password=password,
+        ssl=tls,
+        decode_responses=True,
+        max_connections=max_connections,
+    )
+    # The bot uses only commands and pipelines that RedisCluster routes by key.
+    return cast(Redis, cluster)

@@ -217,8 +217,9 @@ class Harness:
         thread_ts: str | None = None,
         user: str = USER,
         extra: dict[str, Any] | None = None,
+        to_bot: int = 0,
     ) -> dict[str, Any]:
-        """A plain message event (no mention event alongside)."""
+        """A plain message event (no mention event alongside), to the `to_bot`th process."""
         event: dict[str, Any] = {
             "type": "message",
             "user": user,
@@ -234,7 +235,7 @@ class Harness:
             event["files"] = files
             event["subtype"] = "file_share"
         event.update(extra or {})
-        await self.deliver(event)
+        await self.deliver(event, to=self.bots[to_bot])
         return event
 
     async def settle(self, timeout: float = 15.0) -> None:

@@ -1,0 +1,62 @@
+"""The bot on Redis Sentinel and Redis Cluster: real processes, a whole conversation each.
+
+On a Cluster, any operation whose keys span hash slots fails with CROSSSLOT, so these runs
+check the key layout (one hash tag per thread) as well as the connection code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot import keys
+from bot.models import ThreadRef
+from tests import redis_topologies, samples
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import CHANNEL, TEAM, Harness, answer, make_settings, start_bot
+
+
+@pytest.fixture(params=["sentinel", "cluster"])
+async def topology_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    start: Callable[[Path], AbstractAsyncContextManager[str]] = getattr(
+        redis_topologies, request.param
+    )
+    async with start(tmp_path) as url:
+        yield url
+
+
+async def test_a_conversation_runs_on_sentinel_and_cluster(
+    topology_url: str, slack: FakeSlack, claude: FakeClaude
+) -> None:
+    settings = make_settings(slack, claude, topology_url, claude_transport="base64")
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http)
+        harness.bots += [await start_bot(settings), await start_bot(settings)]
+        try:
+            redis = harness.bot.services.redis
+            shot = slack.add_file("F1", "a.png", samples.png())
+            msg = await harness.mention("what?", files=[shot])
+            await harness.deliver({"type": "app_mention", **msg}, to=harness.bots[1])
+            await harness.replies(msg["ts"])
+            await harness.message("and?", thread_ts=msg["ts"], to_bot=1)
+            await harness.settle()
+            await harness.command("use ocr")
+            await harness.message("ocr it", thread_ts=msg["ts"])
+            assert await harness.replies(msg["ts"]) == [
+                answer(1, 1),
+                answer(1, 2),
+                answer(1, 3, "ocr"),
+            ]
+            thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=msg["ts"])
+            assert await redis.llen(keys.turns(thread)) == 6
+            await harness.mention("forget", thread_ts=msg["ts"])
+            await harness.settle()
+            assert await redis.llen(keys.turns(thread)) == 0
+            assert (await harness.command("usage"))["text"].count("input") >= 2
+        finally:
+            for bot in harness.bots:
+                await bot.stop()
