@@ -101,7 +101,10 @@ class ThreadHistory:
     async def mark_served(self, thread: ThreadRef, ticket: int) -> None:
         """Record that the turn with this ticket is done (only the lock holder calls this)."""
         if ticket > await self.served(thread):
-            await self.redis.hset(keys.meta(thread), "served", ticket)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.meta(thread), "served", ticket)
+                pipe.expire(keys.meta(thread), self.ttl)
+                await pipe.execute()
 
     async def forget(self, thread: ThreadRef, *, answered: str) -> list[str]:
         """Delete the thread's turns and choices; the SHA-256s of uploads no thread uses now.

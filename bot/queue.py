@@ -104,6 +104,13 @@ class TurnQueue:
             pipe.xdel(keys.STREAM, entry_id)
             await pipe.execute()
 
+    async def leave(self) -> None:
+        """Remove this consumer from the group on a clean exit, if it holds no jobs."""
+        consumers = await self.redis.xinfo_consumers(keys.STREAM, keys.GROUP)
+        mine = [c for c in consumers if c["name"] == self.consumer]
+        if mine and int(mine[0]["pending"]) == 0:
+            await self.redis.xgroup_delconsumer(keys.STREAM, keys.GROUP, self.consumer)
+
     async def _deliveries(self, entry_id: str) -> int:
         pending = await self.redis.xpending_range(
             keys.STREAM, keys.GROUP, min=entry_id, max=entry_id, count=1

@@ -59,6 +59,10 @@ class Workers:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        try:
+            await self.queue.leave()
+        except Exception:
+            logger.warning("could not leave the consumer group", exc_info=True)
 
     @property
     def in_flight(self) -> int:

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import yaml
 
+from bot import slack_blocks
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.redis_conn import connect
@@ -132,3 +133,19 @@ async def test_the_embedded_store_runs_a_whole_conversation(
             assert len(await harness.replies(first["ts"])) == 2
         finally:
             await harness.bot.stop()
+
+
+@pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
+def test_the_manifest_declares_the_command_shortcut_and_scopes_the_app_uses(
+    manifest: str,
+) -> None:
+    data = yaml.safe_load((ROOT / "deploy" / manifest).read_text())
+    features, settings = data["features"], data["settings"]
+    assert [c["command"] for c in features["slash_commands"]] == [
+        load_settings(_env_file=None).slash_command
+    ]
+    assert [s["callback_id"] for s in features["shortcuts"]] == [slack_blocks.SHORTCUT]
+    assert settings["interactivity"]["is_enabled"] is True
+    scopes = set(data["oauth_config"]["scopes"]["bot"])
+    assert scopes >= {"app_mentions:read", "chat:write", "files:read", "files:write", "commands"}
+    assert settings["socket_mode_enabled"] is (manifest == "manifest.socket.yml")
