@@ -85,18 +85,15 @@ class Intake:
         action_ts: str,
     ) -> bool:
         """Queue answering the thread's last question again with `template`."""
-        job = Job(
+        job = _interaction_job(
+            me,
             action="redo",
             key=f"redo:{action_ts}",
             template=template,
-            team_id=me.team_id,
             channel_id=channel_id,
             message_ts=message_ts,
             thread_ts=thread_ts,
             user_id=user_id,
-            is_dm=channel_id.startswith("D"),
-            bot_user_id=me.bot_user_id,
-            enterprise_id=me.enterprise_id,
         )
         return await self.enqueue(job)
 
@@ -114,19 +111,16 @@ class Intake:
         question: str,
     ) -> bool:
         """Queue a question asked from the message shortcut's modal about one message."""
-        job = Job(
+        job = _interaction_job(
+            me,
             key=f"view:{view_id}",
             template=template,
-            team_id=me.team_id,
             channel_id=channel_id,
             message_ts=message_ts,
             thread_ts=thread_ts,
             user_id=user_id,
             text=question.strip(),
             files=[SlackFile(id=file_id) for file_id in file_ids],
-            is_dm=channel_id.startswith("D"),
-            bot_user_id=me.bot_user_id,
-            enterprise_id=me.enterprise_id,
         )
         return await self.enqueue(job)
 
@@ -167,3 +161,15 @@ class Intake:
             bot_user_id=me.bot_user_id,
             enterprise_id=me.enterprise_id,
         )
+
+
+def _interaction_job(me: Identity, *, channel_id: str, **fields: Any) -> Job:
+    """A job for a button, menu or modal: no event to read, the bot's identity instead."""
+    return Job(
+        team_id=me.team_id,
+        channel_id=channel_id,
+        is_dm=channel_id.startswith("D"),
+        bot_user_id=me.bot_user_id,
+        enterprise_id=me.enterprise_id,
+        **fields,
+    )

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from bot.errors import FileRefused
+from bot.models import FileRef
 
 pillow_heif.register_heif_opener()
 
@@ -81,6 +82,22 @@ class PreparedMedia:
     def sha256(self) -> str:
         """The content hash that keys the upload cache."""
         return hashlib.sha256(self.data).hexdigest()
+
+    def ref(self, *, source_id: str, stored_id: str) -> FileRef:
+        """How history refers to these bytes: where they came from and where they are stored."""
+        return FileRef(
+            slack_file_id=source_id,
+            name=self.name,
+            media_type=self.media_type,
+            sha256=self.sha256,
+            claude_file_id=stored_id,
+            kind=self.kind,
+            width=self.width,
+            height=self.height,
+            original_width=self.original_width,
+            original_height=self.original_height,
+            size=len(self.data),
+        )
 
 
 def native_long_edge(model: str) -> int:

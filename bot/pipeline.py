@@ -358,20 +358,7 @@ class Conversation:
                 media.prepare, file.display_name, data, self.options.media
             )
         file_id = await self.transport.store(team_id, prepared)
-        ref = FileRef(
-            slack_file_id=file.id,
-            name=prepared.name,
-            media_type=prepared.media_type,
-            sha256=prepared.sha256,
-            claude_file_id=file_id,
-            kind=prepared.kind,
-            width=prepared.width,
-            height=prepared.height,
-            original_width=prepared.original_width,
-            original_height=prepared.original_height,
-            size=len(prepared.data),
-        )
-        return ref, prepared.notes
+        return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
         """Store again, in place, every referenced file the transport no longer has."""

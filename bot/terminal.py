@@ -58,7 +58,7 @@ async def ask(
                 print(f"vision-bot: {exc.message}", file=err)
                 continue
             file_id = await store.store(TERMINAL_WORKSPACE, prepared)
-            refs.append(_ref(path, prepared, file_id))
+            refs.append(prepared.ref(source_id=str(path), stored_id=file_id))
             notes.extend(prepared.notes)
         if paths and not refs:
             return 1
@@ -87,22 +87,6 @@ async def ask(
     finally:
         await claude.close()
         await redis.aclose()
-
-
-def _ref(path: Path, prepared: media.PreparedMedia, file_id: str) -> FileRef:
-    return FileRef(
-        slack_file_id=str(path),
-        name=prepared.name,
-        media_type=prepared.media_type,
-        sha256=prepared.sha256,
-        claude_file_id=file_id,
-        kind=prepared.kind,
-        width=prepared.width,
-        height=prepared.height,
-        original_width=prepared.original_width,
-        original_height=prepared.original_height,
-        size=len(prepared.data),
-    )
 
 
 def list_templates(templates: Templates, out: TextIO = sys.stdout) -> int:
