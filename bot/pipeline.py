@@ -119,6 +119,7 @@ class Conversation:
         self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
         self._decoding = asyncio.Semaphore(os.cpu_count() or 2)
+        self._no_status: set[str] = set()  # see ThreadReply.show_progress
 
     async def handle(self, queued: QueuedJob) -> None:
         """Carry out the job unless an earlier delivery already did."""
@@ -141,6 +142,7 @@ class Conversation:
                 message_ts=job.message_ts,
                 team_id=job.team_id,
                 user_id=job.user_id,
+                no_status=self._no_status,
             )
             try:
                 if job.action == "forget":
@@ -286,7 +288,8 @@ class Conversation:
         # The Files API (or Redis) lost a file: fetch it from Slack again and retry once,
         # so the user sees an answer rather than an error.
         await self._refresh_gone(job.team_id, [*history, question])
-        await self.history.replace(job.thread, history)
+        if job.action != "redo":  # a re-answer rewrites the whole history when it is done
+            await self.history.replace(job.thread, history)
         request = await self._request(job, history, question, template)
         return await stream_answer(self.claude, request, reply.append)
 

@@ -31,6 +31,7 @@ class ThreadReply:
         message_ts: str,
         team_id: str,
         user_id: str | None,
+        no_status: set[str] | None = None,
     ) -> None:
         self.slack = slack
         self.channel = channel
@@ -46,16 +47,21 @@ class ThreadReply:
         self._last_sync = 0.0
         self._reacted = False
         self.posted: list[str] = []  # ts of every message of this answer
+        # Workspaces where assistant.threads.setStatus was refused, shared across replies.
+        self._no_status = no_status if no_status is not None else set()
 
     async def show_progress(self) -> None:
         """Tell the thread at once that the bot is on it."""
-        try:
-            await self.slack.assistant_threads_setStatus(
-                channel_id=self.channel, thread_ts=self.thread_ts, status=PROGRESS_STATUS
-            )
-            return
-        except SlackApiError as exc:
-            logger.debug("setStatus refused (%s); reacting instead", exc.response.get("error"))
+        if self.team_id not in self._no_status:
+            try:
+                await self.slack.assistant_threads_setStatus(
+                    channel_id=self.channel, thread_ts=self.thread_ts, status=PROGRESS_STATUS
+                )
+                return
+            except SlackApiError as exc:
+                # The app lacks the assistant feature here: don't ask again in this process.
+                logger.info("setStatus refused (%s); reacting instead", exc.response.get("error"))
+                self._no_status.add(self.team_id)
         try:
             await self.slack.reactions_add(
                 channel=self.channel, timestamp=self.message_ts, name="eyes"
