@@ -95,6 +95,7 @@ class Harness:
     settings: Settings
     http: aiohttp.ClientSession
     bots: list[BotProcess] = field(default_factory=list)
+    url: str | None = None  # a bot running elsewhere (another process), instead of `bots`
     event_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -127,8 +128,8 @@ class Harness:
         headers = {"Content-Type": "application/json", **signed_headers(SIGNING_SECRET, body)}
         if retry_num is not None:
             headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        target = to or self.bot
-        async with self.http.post(f"{target.url}/slack/events", data=body, headers=headers) as r:
+        url = to.url if to else self.url or self.bot.url
+        async with self.http.post(f"{url}/slack/events", data=body, headers=headers) as r:
             await r.read()
             return r
 

@@ -1,0 +1,79 @@
+"""SIGTERM on a real `vision-bot serve` process: the answer in flight is finished, then it exits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests import samples
+from tests.conftest import TEST_REDIS_URL
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import CHANNEL, SIGNING_SECRET, Harness, eventually, make_settings
+from tests.redis_topologies import free_port
+
+
+async def test_sigterm_finishes_the_answer_in_flight_then_exits(
+    slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_FILE_HOSTS": slack.file_hostname("primary"),
+        "ANTHROPIC_API_KEY": claude.api_key,
+        "ANTHROPIC_BASE_URL": claude.base_url,
+        "REDIS_URL": TEST_REDIS_URL,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    claude.reply = "A long answer, streamed slowly. " * 8
+    claude.chunk_delay = 0.05  # about 2.5 s of streaming
+    url = f"http://127.0.0.1:{port}"
+    settings = make_settings(slack, claude, TEST_REDIS_URL)
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http, url=url)
+
+        async def healthy() -> bool:
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        try:
+            await eventually(healthy, timeout=30)
+            shot = slack.add_file("F1", "a.png", samples.png())
+            msg = await harness.mention("explain", files=[shot])
+
+            async def streaming() -> bool:
+                return bool(slack.reply_texts(CHANNEL, msg["ts"]))
+
+            await eventually(streaming)
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=40)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    (reply,) = slack.reply_texts(CHANNEL, msg["ts"])
+    assert reply.startswith(claude.reply)  # finished, footer and all
+    assert slack.messages(CHANNEL, msg["ts"])[0].stopped
