@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.require_http()
         else:
             settings.require_socket()
+        asyncio.run(_check_bot_token(settings))
     except ConfigError as exc:
         print(f"vision-bot: {exc}", file=sys.stderr)
         return 2
@@ -85,6 +86,29 @@ def _files_then_question(words: list[str]) -> tuple[list[Path], str]:
     if count == 0:
         raise ConfigError(f"ask: {words[0]} is not a file; give at least one image or PDF")
     return [Path(w) for w in words[:count]], " ".join(words[count:])
+
+
+async def _check_bot_token(settings: Settings) -> None:
+    """Stop at startup on a token Slack refuses, rather than failing every event later."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.slack_api_url)
+    try:
+        await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+            raise ConfigError(
+                f"SLACK_BOT_TOKEN is invalid (Slack says {error}): copy the Bot User OAuth "
+                "Token from the app's OAuth & Permissions page (reinstall the app if needed)"
+            ) from None
+        logger.warning("auth.test failed (%s); starting anyway", error)
+    except Exception as exc:  # Slack unreachable: start, and let Bolt retry per request
+        logger.warning("could not reach Slack to check the bot token (%r); starting anyway", exc)
+    finally:
+        if client.session is not None:
+            await client.session.close()
 
 
 def _configure_logging(level: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -149,3 +150,31 @@ def test_the_manifest_declares_the_command_shortcut_and_scopes_the_app_uses(
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert scopes >= {"app_mentions:read", "chat:write", "files:read", "files:write", "commands"}
     assert settings["socket_mode_enabled"] is (manifest == "manifest.socket.yml")
+
+
+async def test_a_token_slack_refuses_stops_startup_with_one_line(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "SLACK_BOT_TOKEN": "xoxb-revoked-secret",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": slack.api_url,
+        "ANTHROPIC_API_KEY": "k",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert process.returncode == 2
+    (line,) = stderr.decode().strip().splitlines()
+    assert line.startswith("vision-bot: SLACK_BOT_TOKEN is invalid (Slack says invalid_auth)")
+    assert "revoked-secret" not in line
