@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.models import FileRef, Turn
@@ -10,6 +11,11 @@ from bot.models import FileRef, Turn
 # Past 20 images in one request Claude caps every image at 2000 px (images from earlier
 # turns count too); keeping the newest 20 keeps full resolution and never fails.
 MAX_IMAGES = 20
+# A long thread keeps its first exchange (usually the screenshot and the first answer) and
+# its latest messages; the middle is dropped in steps, so the cached prefix stays put
+# between steps.
+MAX_MESSAGES = 40
+TRIM_STEP = 10  # even, so user and assistant keep alternating
 DEFAULT_QUESTION = "Describe this and point out anything notable."
 SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. People share screenshots, photos, "
@@ -19,25 +25,70 @@ SYSTEM_PROMPT = (
 )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one request carries: the turns kept, and the files left out of them."""
+
+    turns: list[Turn]
+    left_out: dict[int, set[int]]  # file positions by turn index
+    dropped_messages: int = 0
+
+    def sent_files(self) -> list[FileRef]:
+        """Every file the request carries, in the order Claude sees them."""
+        return [
+            ref
+            for t, turn in enumerate(self.turns)
+            for f, ref in enumerate(turn.files)
+            if f not in self.left_out.get(t, set())
+        ]
+
+    def sent_images(self) -> list[FileRef]:
+        """The images the request carries, numbered as Claude sees them."""
+        return [ref for ref in self.sent_files() if ref.kind == "image"]
+
+    def left_out_names(self) -> list[str]:
+        """Names of the files left out, oldest first."""
+        return [
+            self.turns[t].files[f].name
+            for t in sorted(self.left_out)
+            for f in sorted(self.left_out[t])
+        ]
+
+
+def plan(history: list[Turn], question: Turn, byte_budget: int | None = None) -> Plan:
+    """Fit the conversation into one request: at most MAX_MESSAGES messages, MAX_IMAGES
+    images and, when files travel inline, `byte_budget` bytes of base64."""
+    turns = [*history, question]
+    dropped = 0
+    if len(turns) > MAX_MESSAGES:
+        excess = len(turns) - MAX_MESSAGES
+        dropped = -(-excess // TRIM_STEP) * TRIM_STEP
+        first_recent = turns[2 + dropped]
+        note = f"[{dropped} earlier messages of this thread are left out of this request.]\n\n"
+        turns = [
+            *turns[:2],
+            first_recent.model_copy(update={"text": note + first_recent.text}),
+            *turns[3 + dropped :],
+        ]
+    return Plan(turns, _left_out_files(turns, byte_budget), dropped)
+
+
 def build_request(
     *,
     model: str,
     max_tokens: int,
-    history: list[Turn],
-    question: Turn,
+    plan: Plan,
     template_prompt: str | None = None,
     sources: Mapping[str, dict[str, Any]] | None = None,
-    byte_budget: int | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `messages.stream`: the whole conversation with its media.
+    """Keyword arguments for `messages.stream`: the planned conversation with its media.
 
-    `sources` maps a file's key to its `source` block when files travel inline (base64);
-    without it, files are referenced by Files API id. `byte_budget` bounds the inline bytes.
+    `sources` maps a file's SHA-256 to its `source` block when files travel inline (base64);
+    without it, files are referenced by Files API id.
     """
-    turns = [*history, question]
-    left_out = left_out_files(turns, byte_budget)
     messages = [
-        _message(turn, left_out.get(i, set()), sources or {}) for i, turn in enumerate(turns)
+        _message(turn, plan.left_out.get(i, set()), sources or {})
+        for i, turn in enumerate(plan.turns)
     ]
     return {
         "model": model,
@@ -50,12 +101,8 @@ def build_request(
     }
 
 
-def left_out_files(turns: list[Turn], byte_budget: int | None = None) -> dict[int, set[int]]:
-    """The oldest files past what one request may carry: file positions by turn index.
-
-    The newest files are kept: at most MAX_IMAGES images and, when files travel inline,
-    at most `byte_budget` bytes of base64.
-    """
+def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set[int]]:
+    """The oldest files past the image count or the inline byte budget."""
     left_out: dict[int, set[int]] = {}
     images = spent = 0
     newest_first = [
@@ -74,23 +121,6 @@ def left_out_files(turns: list[Turn], byte_budget: int | None = None) -> dict[in
 
 def _base64_size(size: int) -> int:
     return 4 * -(-size // 3)
-
-
-def sent_images(turns: list[Turn], byte_budget: int | None = None) -> list[FileRef]:
-    """The images a request carries, in the order Claude sees them."""
-    left_out = left_out_files(turns, byte_budget)
-    return [
-        ref
-        for t, turn in enumerate(turns)
-        for f, ref in enumerate(turn.files)
-        if ref.kind == "image" and f not in left_out.get(t, set())
-    ]
-
-
-def left_out_names(turns: list[Turn], byte_budget: int | None = None) -> list[str]:
-    """Names of the files `left_out_files` leaves out, oldest first."""
-    left_out = left_out_files(turns, byte_budget)
-    return [turns[t].files[f].name for t in sorted(left_out) for f in sorted(left_out[t])]
 
 
 def _message(

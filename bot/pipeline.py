@@ -14,13 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import locate, media
 from bot.annotate import Annotator
 from bot.channel_settings import ChannelSettings
-from bot.claude_request import (
-    MAX_IMAGES,
-    build_request,
-    left_out_files,
-    left_out_names,
-    sent_images,
-)
+from bot.claude_request import MAX_IMAGES, Plan, build_request, plan
 from bot.claude_stream import FileGone, Usage, stream_answer
 from bot.errors import FileRefused, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
@@ -219,15 +213,17 @@ class Conversation:
         blocks: list[dict[str, Any]] | None = None,
     ) -> Turn:
         """Stream Claude's answer to `question` into the thread; the answer turn."""
-        turns = [*history, question]
-        budget = self._budget
-        if names := left_out_names(turns, budget):
+        text, usage, sent = await self._ask(job, history, question, template, reply)
+        if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
                 f"({MAX_IMAGES} images) I left out the oldest: {', '.join(names)}."
             )
-        text, usage = await self._ask(job, history, question, template, reply)
-        images = sent_images(turns, budget)
+        if sent.dropped_messages:
+            notes.append(
+                f"I left out {sent.dropped_messages} messages from the middle of this thread."
+            )
+        images = sent.sent_images()
         located = locate.parse(text, images) if template.name == "locate" else None
         if located and located.dropped:
             notes.append(
@@ -279,10 +275,10 @@ class Conversation:
         question: Turn,
         template: Template,
         reply: ThreadReply,
-    ) -> tuple[str, Usage]:
+    ) -> tuple[str, Usage, Plan]:
+        """Claude's answer, its usage, and what the request carried."""
         try:
-            request = await self._request(job, history, question, template)
-            return await stream_answer(self.claude, request, reply.append)
+            return await self._stream(job, plan(history, question, self._budget), template, reply)
         except (FileGone, MediaGone):
             logger.info("a referenced file is gone; storing it again: %s", job.ids)
         # The Files API (or Redis) lost a file: fetch it from Slack again and retry once,
@@ -290,33 +286,24 @@ class Conversation:
         await self._refresh_gone(job.team_id, [*history, question])
         if job.action != "redo":  # a re-answer rewrites the whole history when it is done
             await self.history.replace(job.thread, history)
-        request = await self._request(job, history, question, template)
-        return await stream_answer(self.claude, request, reply.append)
+        return await self._stream(job, plan(history, question, self._budget), template, reply)
 
     @property
     def _budget(self) -> int | None:
         return self.options.inline_budget if self.transport.inline else None
 
-    async def _request(
-        self, job: Job, history: list[Turn], question: Turn, template: Template
-    ) -> dict[str, object]:
-        turns = [*history, question]
-        left_out = left_out_files(turns, self._budget)
-        sent = [
-            ref
-            for t, turn in enumerate(turns)
-            for f, ref in enumerate(turn.files)
-            if f not in left_out.get(t, set())
-        ]
-        return build_request(
+    async def _stream(
+        self, job: Job, sent: Plan, template: Template, reply: ThreadReply
+    ) -> tuple[str, Usage, Plan]:
+        request = build_request(
             model=self.options.model,
             max_tokens=self.options.max_tokens,
-            history=history,
-            question=question,
+            plan=sent,
             template_prompt=template.prompt,
-            sources=await self.transport.sources(job.team_id, sent),
-            byte_budget=self._budget,
+            sources=await self.transport.sources(job.team_id, sent.sent_files()),
         )
+        text, usage = await stream_answer(self.claude, request, reply.append)
+        return text, usage, sent
 
     async def _count(self, job: Job, usage: Usage) -> None:
         logger.info(

@@ -10,7 +10,7 @@ from typing import TextIO
 from bot import media
 from bot.app import pipeline_options
 from bot.claude_platform import claude_client, transport
-from bot.claude_request import build_request
+from bot.claude_request import build_request, plan
 from bot.claude_stream import stream_answer
 from bot.config import Settings
 from bot.errors import FileRefused, UserFacingError
@@ -63,13 +63,13 @@ async def ask(
         if paths and not refs:
             return 1
         turn = Turn(role="user", text=question or template.question, files=refs)
+        sent = plan([], turn)
         request = build_request(
             model=options.model,
             max_tokens=options.max_tokens,
-            history=[],
-            question=turn,
+            plan=sent,
             template_prompt=template.prompt,
-            sources=await store.sources(TERMINAL_WORKSPACE, refs),
+            sources=await store.sources(TERMINAL_WORKSPACE, sent.sent_files()),
         )
 
         async def write(text: str) -> None:

@@ -1,0 +1,53 @@
+"""The request plan for long threads: first exchange kept, middle dropped in steps."""
+
+from __future__ import annotations
+
+from bot.claude_request import MAX_MESSAGES, TRIM_STEP, build_request, plan
+from bot.models import FileRef, Turn
+
+
+def screenshot_ref() -> FileRef:
+    return FileRef(
+        slack_file_id="F1",
+        name="shot.png",
+        media_type="image/png",
+        sha256="abc",
+        claude_file_id="file_1",
+        width=100,
+        height=80,
+    )
+
+
+def thread(exchanges: int) -> list[Turn]:
+    turns = []
+    for n in range(exchanges):
+        files = [screenshot_ref()] if n == 0 else []
+        turns += [
+            Turn(role="user", text=f"q{n}", files=files),
+            Turn(role="assistant", text=f"a{n}"),
+        ]
+    return turns
+
+
+def test_a_short_thread_is_sent_whole() -> None:
+    sent = plan(thread(5), Turn(role="user", text="next"))
+    assert len(sent.turns) == 11 and sent.dropped_messages == 0
+
+
+def test_a_long_thread_keeps_its_first_exchange_and_latest_messages() -> None:
+    history = thread(30)  # 60 messages, plus the question
+    sent = plan(history, Turn(role="user", text="latest?"))
+    request = build_request(model="m", max_tokens=100, plan=sent)
+
+    messages = request["messages"]
+    assert len(messages) <= MAX_MESSAGES
+    assert sent.dropped_messages % TRIM_STEP == 0 and sent.dropped_messages > 0
+    assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2) + ["user"]
+    assert messages[0]["content"][0]["source"]["file_id"] == "file_1"  # the screenshot stays
+    assert "earlier messages of this thread are left out" in messages[2]["content"][-1]["text"]
+    assert messages[-1]["content"][-1]["text"] == "latest?"
+
+
+def test_the_cut_moves_in_steps_so_the_cached_prefix_holds() -> None:
+    cuts = {plan(thread(n), Turn(role="user", text="?")).dropped_messages for n in range(21, 25)}
+    assert cuts == {TRIM_STEP}
