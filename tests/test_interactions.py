@@ -173,3 +173,14 @@ async def test_forget_clears_the_thread_and_its_unshared_uploads(harness: Harnes
     assert harness.slack.calls_to("conversations.replies") == []
     assert await harness.replies(other["ts"]) == [answer(1, 2)]
     assert TEAM and USER
+
+
+async def test_without_streaming_the_select_rides_on_the_final_edit(harness: Harness) -> None:
+    harness.slack.streaming_enabled = False
+    msg = await harness.mention("hm?", files=[harness.slack.add_file("F1", "a.png", samples.png())])
+
+    assert await harness.replies(msg["ts"]) == [answer(1, 1)]
+    assert select_of(harness, msg["ts"])["initial_option"]["value"] == "describe"
+    (message,) = harness.slack.messages(CHANNEL, msg["ts"])
+    markdown = [b for b in message.blocks or [] if b["type"] == "markdown"]
+    assert markdown[0]["text"] == answer(1, 1)
