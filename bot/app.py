@@ -22,6 +22,7 @@ from bot.claude_platform import ClaudeClient, claude_client, media_limits, trans
 from bot.config import Settings
 from bot.history import ThreadHistory
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
 from bot.queue import TurnQueue
 from bot.redis_conn import connect
@@ -49,6 +50,7 @@ class Services:
     intake: Intake
     conversation: Conversation
     workers: Workers
+    metrics: Metrics
 
     async def close(self) -> None:
         """Release network resources (workers must be stopped first)."""
@@ -103,6 +105,7 @@ def build_services(
         max_bytes=settings.max_file_bytes,
         timeout_seconds=settings.download_timeout_seconds,
     )
+    metrics = Metrics()
     conversation = Conversation(
         redis=redis,
         slack=slack,
@@ -112,6 +115,7 @@ def build_services(
         stores=stores,
         templates=templates,
         options=pipeline_options(settings),
+        metrics=metrics,
     )
     workers = Workers(
         queue,
@@ -119,6 +123,7 @@ def build_services(
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
     )
+    metrics.in_flight.set_function(lambda: workers.in_flight)
     intake = Intake(stores.history, queue, stores.channels, follow_ups=settings.follow_ups)
     return Services(
         settings=settings,
@@ -133,6 +138,7 @@ def build_services(
         intake=intake,
         conversation=conversation,
         workers=workers,
+        metrics=metrics,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from bot.claude_stream import FileGone, Usage, stream_answer
 from bot.errors import FileRefused, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
 from bot.inline_media import MediaGone
+from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.queue import QueuedJob
 from bot.slack_blocks import template_select
@@ -99,6 +101,7 @@ class Conversation:
         stores: Stores,
         templates: Templates,
         options: PipelineOptions,
+        metrics: Metrics,
     ) -> None:
         self.redis = redis
         self.slack = slack
@@ -110,6 +113,7 @@ class Conversation:
         self.usage = stores.usage
         self.templates = templates
         self.options = options
+        self.metrics = metrics
         self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
         self._decoding = asyncio.Semaphore(os.cpu_count() or 2)
@@ -128,7 +132,9 @@ class Conversation:
         ):
             if await self.history.was_answered(job.thread, job.request_key):
                 logger.info("already answered, skipping: %s", job.ids)
+                self.metrics.turns.labels(job.action, "duplicate").inc()
                 return
+            started = time.monotonic()
             reply = ThreadReply(
                 self.slack,
                 channel=job.channel_id,
@@ -138,6 +144,7 @@ class Conversation:
                 user_id=job.user_id,
                 no_status=self._no_status,
             )
+            outcome = "answered"
             try:
                 if job.action == "forget":
                     await self._forget(job, reply)
@@ -146,10 +153,20 @@ class Conversation:
                 else:
                     await self._answer(job, reply)
             except UserFacingError as exc:
+                outcome = "user_error"
                 await reply.fail(exc.message)
             except Exception:
+                outcome = "failed"
                 logger.exception("answering failed: %s", job.ids)
                 await reply.fail(GENERIC_FAILURE)
+            self._observe(job, reply, outcome, started)
+
+    def _observe(self, job: Job, reply: ThreadReply, outcome: str, started: float) -> None:
+        self.metrics.turns.labels(job.action, outcome).inc()
+        if reply.first_words_at is not None:
+            self.metrics.first_words.observe(reply.first_words_at - started)
+        if outcome == "answered" and job.action != "forget":
+            self.metrics.answer.observe(time.monotonic() - started)
 
     async def _answer(self, job: Job, reply: ThreadReply) -> None:
         await reply.show_progress()
@@ -314,16 +331,15 @@ class Conversation:
             usage.cache_creation_input_tokens,
             usage.output_tokens,
         )
-        await self.usage.add(
-            job.team_id,
-            job.channel_id,
-            {
-                "input": usage.input_tokens,
-                "cache_read": usage.cache_read_input_tokens,
-                "cache_write": usage.cache_creation_input_tokens,
-                "output": usage.output_tokens,
-            },
-        )
+        counts = {
+            "input": usage.input_tokens,
+            "cache_read": usage.cache_read_input_tokens,
+            "cache_write": usage.cache_creation_input_tokens,
+            "output": usage.output_tokens,
+        }
+        for kind, value in counts.items():
+            self.metrics.tokens.labels(kind).inc(value)
+        await self.usage.add(job.team_id, job.channel_id, counts)
 
     async def _prepare_all(self, team_id: str, files: list[SlackFile]) -> Prepared:
         results = await asyncio.gather(
@@ -338,6 +354,8 @@ class Conversation:
             else:
                 prepared.refs.append(result[0])
                 prepared.notes.extend(result[1])
+        self.metrics.files.labels("sent").inc(len(prepared.refs))
+        self.metrics.files.labels("refused").inc(len(prepared.refused))
         return prepared
 
     async def _prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
@@ -25,6 +26,7 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
     app[READY] = {"ready": False}
     app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
 
     async def lifecycle(app: web.Application) -> object:
         await services.queue.ensure_group()
@@ -60,3 +62,8 @@ async def _healthz(request: web.Request) -> web.Response:
         logger.warning("health check: Redis is not answering", exc_info=True)
         return web.json_response({"ok": False, "status": "redis unavailable"}, status=503)
     return web.json_response({"ok": True, "in_flight": request.app[SERVICES].workers.in_flight})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[SERVICES].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -47,6 +47,7 @@ class ThreadReply:
         self._last_sync = 0.0
         self._reacted = False
         self.posted: list[str] = []  # ts of every message of this answer
+        self.first_words_at: float | None = None  # when Claude's first words arrived
         # Workspaces where assistant.threads.setStatus was refused, shared across replies.
         self._no_status = no_status if no_status is not None else set()
 
@@ -72,6 +73,8 @@ class ThreadReply:
 
     async def append(self, text: str) -> None:
         """Add Claude's next words; the first ones go out at once, later ones in batches."""
+        if self.first_words_at is None:
+            self.first_words_at = time.monotonic()
         self._buffer += text
         interval = STREAM_INTERVAL if self._streaming else UPDATE_INTERVAL
         if self._ts is None or time.monotonic() - self._last_sync >= interval:

@@ -178,3 +178,25 @@ async def test_a_token_slack_refuses_stops_startup_with_one_line(
     (line,) = stderr.decode().strip().splitlines()
     assert line.startswith("vision-bot: SLACK_BOT_TOKEN is invalid (Slack says invalid_auth)")
     assert "revoked-secret" not in line
+
+
+async def test_metrics_count_turns_tokens_files_and_latency(harness: Harness) -> None:
+    good = harness.slack.add_file("F1", "a.png", samples.png())
+    bad = harness.slack.add_file("F2", "b.zip", samples.zip_archive(), "application/zip")
+    msg = await harness.mention("what?", files=[good, bad])
+    await harness.replies(msg["ts"])
+
+    async with harness.http.get(f"{harness.bot.url}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+
+    usage = harness.claude.responses[0]["usage"]
+    assert 'vision_bot_turns_total{action="answer",outcome="answered"} 1.0' in text
+    assert (
+        f'vision_bot_claude_tokens_total{{kind="output"}} {float(usage["output_tokens"])}' in text
+    )
+    assert 'vision_bot_files_total{result="sent"} 1.0' in text
+    assert 'vision_bot_files_total{result="refused"} 1.0' in text
+    assert "vision_bot_first_words_seconds_count 1.0" in text
+    assert "vision_bot_answer_seconds_count 1.0" in text
+    assert "vision_bot_turns_in_flight 0.0" in text

@@ -1,0 +1,50 @@
+"""Prometheus metrics for one bot process, served at GET /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Seconds: a streamed answer's first words usually come in one to five, the whole in ten-plus.
+_LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
+
+
+class Metrics:
+    """The process's counters; its own registry, so several bots can share a process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.turns = Counter(
+            "vision_bot_turns",
+            "Requests handled, by action (answer, redo, forget) and outcome",
+            ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.first_words = Histogram(
+            "vision_bot_first_words_seconds",
+            "From taking a turn off the queue to Claude's first words in the thread",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.answer = Histogram(
+            "vision_bot_answer_seconds",
+            "From taking a turn off the queue to its finished answer",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "vision_bot_claude_tokens",
+            "Claude tokens by kind (input, cache_read, cache_write, output)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.files = Counter(
+            "vision_bot_files",
+            "Shared files, by result (sent, refused)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "vision_bot_turns_in_flight",
+            "Turns this process is answering now",
+            registry=self.registry,
+        )
