@@ -115,6 +115,10 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # At DEBUG the SDKs log whole request bodies (base64 images included): the bot's own
+    # debug lines are what an operator wants.
+    for noisy in ("anthropic", "httpx", "httpx2", "slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def _serve(settings: Settings, templates: Templates, port: int) -> None:
