@@ -149,10 +149,11 @@ async def test_forget_clears_the_thread_and_its_unshared_uploads(harness: Harnes
     msg = await harness.mention(
         "a?", files=[mine, harness.slack.add_file("F2", "s.png", shared_bytes)]
     )
+    await harness.replies(msg["ts"])  # answered first, so the other thread's is answer 2
     other = await harness.mention(
         "b?", files=[harness.slack.add_file("F3", "s2.png", shared_bytes)]
     )
-    await harness.replies(msg["ts"])
+    await harness.settle()
     mine_id = next(u.file_id for u in harness.claude.uploads if u.filename == "mine.png")
     shared_id = next(u.file_id for u in harness.claude.uploads if u.filename == "s.png")
 
