@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -13,7 +14,12 @@ import anthropic
 import pytest
 from anthropic.types import FileExpiredError
 from PIL import Image
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes import FakeClaude, FakeSlack
@@ -542,3 +548,155 @@ async def test_chat_delete(slack: FakeSlack, web: AsyncWebClient) -> None:
     assert slack.reply_texts("C1", "1.1") == ["two"]
     with pytest.raises(SlackApiError, match="message_not_found"):
         await web.chat_delete(channel="C1", ts=first["ts"])
+
+
+# ----- Slack Socket Mode -----
+async def test_socket_mode_envelopes_and_acks(slack: FakeSlack, web: AsyncWebClient) -> None:
+    client = SocketModeClient(app_token="xapp-1-test", web_client=web, ping_interval=0.2)
+    messages: list[dict[str, Any]] = []
+    requests: list[SocketModeRequest] = []
+
+    async def on_message(_: Any, message: dict[str, Any], raw: str | None) -> None:
+        messages.append(message)
+
+    async def on_request(c: Any, req: SocketModeRequest) -> None:
+        requests.append(req)
+        if req.type == "slash_commands":
+            await c.send_socket_mode_response(SocketModeResponse(req.envelope_id, "On it"))
+        elif req.payload.get("event", {}).get("type") != "ignored":
+            await c.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+    client.message_listeners.append(on_message)
+    client.socket_mode_request_listeners.append(on_request)
+    try:
+        await client.connect()
+        assert await slack.wait_socket_connected(5) and slack.socket_connected
+        [opened] = slack.calls_to("apps.connections.open")
+        assert opened.headers["Authorization"] == "Bearer xapp-1-test"
+
+        event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.1"}
+        payload = slack.event_callback(event, event_id="Ev1")
+        eid = await slack.socket_send("events_api", payload)
+        assert await slack.socket_ack(eid) == {"envelope_id": eid}
+        assert messages[0]["type"] == "hello" and messages[0]["num_connections"] == 1
+        assert messages[0]["connection_info"] == {"app_id": "A0TEST"}
+        assert set(messages[0]["debug_info"]) >= {"host", "approximate_connection_time"}
+        req = requests[0]
+        assert (req.type, req.envelope_id, req.payload) == ("events_api", eid, payload)
+        assert (req.retry_attempt, req.retry_reason, req.accepts_response_payload) == (0, "", False)
+        assert payload["event"] == event and payload["type"] == "event_callback"
+        assert payload["api_app_id"] == "A0TEST" and payload["event_id"] == "Ev1"
+
+        retry = await slack.socket_send(
+            "events_api", payload, envelope_id="e-2", retry_attempt=1, retry_reason="timeout"
+        )
+        assert retry == "e-2" and await slack.socket_ack("e-2") == {"envelope_id": "e-2"}
+        assert (requests[1].retry_attempt, requests[1].retry_reason) == (1, "timeout")
+        ignored = await slack.socket_send("events_api", slack.event_callback({"type": "ignored"}))
+        assert await slack.socket_ack(ignored, timeout=0.2) is None
+
+        form = {"command": "/vision", "text": "help", "user_id": "U1", "channel_id": "C1"}
+        cmd = await slack.socket_send("slash_commands", form, accepts_response_payload=True)
+        assert await slack.socket_ack(cmd) == {"envelope_id": cmd, "payload": {"text": "On it"}}
+        assert (
+            requests[-1].accepts_response_payload
+            and "retry_attempt" not in (slack.socket_envelopes[-1])
+        )
+        assert [m["envelope_id"] for m in slack.socket_messages] == [eid, "e-2", cmd]
+        with pytest.raises(ValueError, match="event_callback"):
+            await slack.socket_send("events_api", event)
+        with pytest.raises(ValueError, match="envelope type"):
+            await slack.socket_send("hello", {})
+
+        async def ponged() -> bool:
+            return slack.socket_pings > 0 and client.last_ping_pong_time is not None
+
+        for _ in range(200):  # the SDK pings on connect; the fake's pong echoes the data
+            if await ponged():
+                break
+            await asyncio.sleep(0.01)
+        assert await ponged()
+
+        await slack.socket_disconnect()  # the SDK reconnects with a new URL
+        assert await slack.wait_socket_connected(5, connections=2)
+        assert len(slack.calls_to("apps.connections.open")) == 2
+        for _ in range(200):
+            if len(slack.sockets) == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert len(slack.sockets) == 1  # the client closed the old connection
+        again = await slack.socket_send("events_api", payload)
+        assert await slack.socket_ack(again) == {"envelope_id": again}
+    finally:
+        await client.close()
+    for _ in range(200):
+        if not slack.socket_connected:
+            break
+        await asyncio.sleep(0.01)
+    assert not slack.socket_connected
+    with pytest.raises(RuntimeError, match="no Socket Mode client"):
+        await slack.socket_disconnect()
+
+
+async def test_socket_mode_tokens_and_tickets(slack: FakeSlack, web: AsyncWebClient) -> None:
+    wrong = SocketModeClient(app_token="xapp-1-wrong", web_client=web)
+    try:
+        with pytest.raises(SlackApiError, match="invalid_auth"):
+            await wrong.issue_new_wss_url()
+    finally:
+        await wrong.close()
+    with pytest.raises(SlackApiError, match="not_allowed_token_type"):
+        await web.apps_connections_open(app_token="xoxb-test")
+    with pytest.raises(SlackApiError, match="not_authed"):
+        await AsyncWebClient(base_url=slack.api_url).api_call("apps.connections.open")
+    with pytest.raises(SlackApiError, match="not_allowed_token_type"):  # xapp only there
+        await AsyncWebClient(token="xapp-1-test", base_url=slack.api_url).auth_test()
+    assert [c.method for c in slack.calls][:3] == ["apps.connections.open"] * 3
+
+    url = (await web.apps_connections_open(app_token="xapp-1-test"))["url"]
+    assert url.startswith(f"ws://127.0.0.1:{slack.api_url.split(':')[2].split('/')[0]}/socket/")
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "hello" and hello["connection_info"]["app_id"] == "A0TEST"
+            await ws.send_str("not json")
+            await ws.send_json({"envelope_id": "unknown"})
+            with pytest.raises(aiohttp.WSServerHandshakeError):  # one connection per URL
+                await http.ws_connect(url)
+            eid = await slack.socket_send("interactive", {"type": "block_actions"})
+            envelope = await ws.receive_json(timeout=5)
+            assert envelope == {
+                "envelope_id": eid,
+                "payload": {"type": "block_actions"},
+                "type": "interactive",
+                "accepts_response_payload": False,
+            }
+            await ws.send_json({"envelope_id": eid, "payload": {"ignored": True}})
+            assert await slack.socket_ack(eid) == {"envelope_id": eid, "payload": {"ignored": True}}
+            await slack.socket_disconnect("warning")
+            disconnect = await ws.receive_json(timeout=5)
+            assert disconnect["type"] == "disconnect" and disconnect["reason"] == "warning"
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(url.rsplit("/", 1)[0] + "/made-up")
+    assert slack.socket_messages[:2] == ["not json", {"envelope_id": "unknown"}]
+
+
+async def test_socket_mode_with_bolt(slack: FakeSlack, web: AsyncWebClient) -> None:
+    app = AsyncApp(client=web, signing_secret="", request_verification_enabled=False)
+    mentions: list[str] = []
+
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any]) -> None:
+        mentions.append(event["text"])
+
+    handler = AsyncSocketModeHandler(app, "xapp-1-test", ping_interval=0.5)
+    await handler.connect_async()
+    try:
+        event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.1"}
+        eid = await slack.socket_send("events_api", slack.event_callback(event))
+        assert await slack.socket_ack(eid) == {"envelope_id": eid}
+        assert mentions == ["<@UBOT> hi"]
+        unhandled = await slack.socket_send("events_api", slack.event_callback({"type": "x"}))
+        assert await slack.socket_ack(unhandled, timeout=0.3) is None  # Bolt: 404, no ack
+    finally:
+        await handler.close_async()

@@ -1,4 +1,4 @@
-"""A fake Slack Web API and private file host on real loopback sockets, for tests."""
+"""A fake Slack Web API, private file host and Socket Mode server on real loopback sockets."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import math
 import mimetypes
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 from PIL import Image
 
 Json = dict[str, Any]
@@ -40,6 +41,8 @@ LOGIN_PAGE = """<!DOCTYPE html>
 <p>We suggest using the <strong>email address you use at work.</strong></p>
 <form id="signin_form" method="post"><input type="email" name="email"></form></div></body></html>
 """
+ENVELOPE_TYPES = ("events_api", "slash_commands", "interactive")
+SOCKET_HOST = "applink-fake-0"  # debug_info.host of hello/disconnect messages
 
 
 @dataclass
@@ -182,8 +185,19 @@ def _plain_text(obj: Any, pointer: str, limit: int) -> list[str]:
     return []
 
 
+async def _poll(check: Callable[[], bool], timeout: float) -> bool:
+    """Wait until check() is true; False if it still is not after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
 class FakeSlack:
-    """Fake Slack: Web API at /api/{method} plus private file hosts on three addresses."""
+    """Fake Slack: Web API at /api/{method}, private file hosts on three addresses and a
+    Socket Mode WebSocket server (URLs from apps.connections.open, app-level token)."""
 
     def __init__(
         self,
@@ -194,8 +208,10 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         app_id: str = "A0TEST",
+        app_token: str = "xapp-1-test",
     ) -> None:
         self.bot_token, self.team_id, self.team_domain = bot_token, team_id, team_domain
+        self.app_token = app_token
         self.bot_user_id, self.bot_id, self.app_id = bot_user_id, bot_id, app_id
         self.file_token: str | None = None  # token the file host wants; None: bot_token
         self.calls: list[SlackCall] = []
@@ -225,11 +241,21 @@ class FakeSlack:
         self._seq = 0
         self._runners: list[web.AppRunner] = []
         self._ports: dict[str, int] = {}
+        # Socket Mode
+        self.sockets: list[web.WebSocketResponse] = []  # connected, oldest first
+        self.socket_connections = 0  # WebSocket connections ever accepted
+        self.socket_messages: list[Any] = []  # what clients sent: parsed JSON (bytes if binary)
+        self.socket_envelopes: list[Json] = []  # what socket_send pushed
+        self.socket_pings = 0  # WebSocket pings answered
+        self._tickets: set[str] = set()  # unused apps.connections.open URLs
+        self._acks: dict[str, Json] = {}  # first ack per envelope_id
+        self._socket_closing = False
 
     async def start(self) -> None:
         """Bind the Web API and the three file hosts to free loopback ports."""
         api = web.Application()
         api.router.add_route("*", "/api/{method}", self._handle_api)
+        api.router.add_get("/socket/{ticket}", self._handle_socket)
         self._ports["api"] = await self._serve(api, "127.0.0.1")
         for name, ip in FILE_HOSTS.items():
             app = web.Application()
@@ -239,7 +265,10 @@ class FakeSlack:
             self._ports[name] = await self._serve(app, ip)
 
     async def close(self) -> None:
-        """Stop every server."""
+        """Stop every server (closing Socket Mode connections with 1001 first)."""
+        self._socket_closing = True
+        for ws in list(self.sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -398,8 +427,11 @@ class FakeSlack:
             auth = request.headers.get("Authorization")
             if not auth:
                 raise _Fail("not_authed")
-            if auth != f"Bearer {self.bot_token}":
+            bot, app = f"Bearer {self.bot_token}", f"Bearer {self.app_token}"
+            if auth not in (bot, app):
                 raise _Fail("invalid_auth")
+            if (auth == app) != (method == "apps.connections.open"):
+                raise _Fail("not_allowed_token_type")  # app-level token only there, and only it
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 raise _Fail("unknown_method")
@@ -780,6 +812,119 @@ class FakeSlack:
             "app_id": self.app_id,
         }
         return {"bot": {**bot, "user_id": self.bot_user_id, "updated": 1700000000, "icons": {}}}
+
+    def _m_apps_connections_open(self, args: Json) -> Json:
+        ticket = secrets.token_urlsafe(16)
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self._ports['api']}/socket/{ticket}"}
+
+    # ----- Socket Mode -----
+    def event_callback(
+        self, event: Json, *, event_id: str | None = None, event_time: int | None = None
+    ) -> Json:
+        """The Events API `event_callback` body that carries `event` (an events_api payload)."""
+        auth: Json = {"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id}
+        auth.update(is_bot=True, is_enterprise_install=False)
+        body: Json = {"token": "legacy-verification-token", "team_id": self.team_id}
+        body.update(context_team_id=self.team_id, context_enterprise_id=None)
+        body.update(api_app_id=self.app_id, event=event, type="event_callback")
+        body.update(event_id=event_id or self._next_id("Ev"))
+        body.update(event_time=int(time.time()) if event_time is None else event_time)
+        body.update(authorizations=[auth], is_ext_shared_channel=False)
+        body["event_context"] = f"4-{secrets.token_urlsafe(24)}"
+        return body
+
+    @property
+    def socket_connected(self) -> bool:
+        """Whether a Socket Mode client is connected (and was sent its hello)."""
+        return any(not ws.closed for ws in self.sockets)
+
+    async def wait_socket_connected(self, timeout: float = 5.0, *, connections: int = 1) -> bool:
+        """Wait until a client is connected and `connections` WebSocket connections were
+        accepted in all (reconnects count); False on timeout."""
+        return await _poll(
+            lambda: self.socket_connected and self.socket_connections >= connections, timeout
+        )
+
+    async def socket_send(
+        self,
+        type_: str,
+        payload: Json,
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool = False,
+    ) -> str:
+        """Push an envelope to the oldest connected client (waiting up to 5 s for one);
+        return its envelope_id. events_api payloads are event_callback bodies (see
+        event_callback()); slash_commands payloads are the command's form fields."""
+        if type_ not in ENVELOPE_TYPES:
+            raise ValueError(f"envelope type must be one of {ENVELOPE_TYPES}, not {type_!r}")
+        if type_ == "events_api" and payload.get("type") != "event_callback":
+            raise ValueError("an events_api payload is an event_callback body: event_callback()")
+        if not await self.wait_socket_connected():
+            raise RuntimeError("no Socket Mode client connected")
+        ws = next(ws for ws in self.sockets if not ws.closed)
+        envelope: Json = {"envelope_id": envelope_id or str(uuid.uuid4()), "payload": payload}
+        envelope.update(type=type_, accepts_response_payload=accepts_response_payload)
+        if type_ == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        self.socket_envelopes.append(envelope)
+        await ws.send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    async def socket_ack(self, envelope_id: str, timeout: float = 5.0) -> Json | None:
+        """The client's (first) ack of an envelope, `{"envelope_id": ..., ["payload": ...]}`;
+        None if none came within `timeout`."""
+        await _poll(lambda: envelope_id in self._acks, timeout)
+        return self._acks.get(envelope_id)
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send the oldest connected client a `disconnect` message (it should reconnect with
+        a new apps.connections.open URL; the old connection stays open until it closes it)."""
+        ws = next((ws for ws in self.sockets if not ws.closed), None)
+        if ws is None:
+            raise RuntimeError("no Socket Mode client connected")
+        await ws.send_json(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": SOCKET_HOST}}
+        )
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.match_info["ticket"]
+        if self._socket_closing or ticket not in self._tickets:
+            return web.Response(status=401, text="invalid or used ticket")  # one use each
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse(autoping=False, timeout=2.0)
+        await ws.prepare(request)
+        self.socket_connections += 1
+        hello: Json = {"type": "hello", "num_connections": len(self.sockets) + 1}
+        hello["debug_info"] = {
+            "host": SOCKET_HOST,
+            "build_number": 1,
+            "approximate_connection_time": 18060,
+        }
+        hello["connection_info"] = {"app_id": self.app_id}
+        await ws.send_json(hello)
+        self.sockets.append(ws)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.PING:
+                    self.socket_pings += 1
+                    await ws.pong(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    self.socket_messages.append(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    try:
+                        data = json.loads(msg.data)
+                    except ValueError:
+                        data = msg.data
+                    self.socket_messages.append(data)
+                    if isinstance(data, dict) and isinstance(data.get("envelope_id"), str):
+                        self._acks.setdefault(data["envelope_id"], data)
+        finally:
+            self.sockets.remove(ws)
+        return ws
 
     # ----- file hosts -----
     def _file_handler(
