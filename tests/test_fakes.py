@@ -233,7 +233,10 @@ async def test_post_and_update(slack: FakeSlack, web: AsyncWebClient) -> None:
         await web.chat_postMessage(channel="C1", text="x", markdown_text="**x**")
     with pytest.raises(SlackApiError, match="msg_too_long"):
         await web.chat_postMessage(channel="C1", markdown_text="x" * 12_001)
-    with pytest.raises(SlackApiError, match="no_text"):
+    with (
+        pytest.raises(SlackApiError, match="no_text"),
+        pytest.warns(UserWarning, match="`text` argument is missing"),
+    ):
         await web.chat_postMessage(channel="C1")
     await web.chat_update(channel="C1", ts=posted["ts"], markdown_text="**done**")
     blocks = '[{"type": "section", "text": {"type": "mrkdwn", "text": "as blocks"}}]'
