@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -20,6 +19,7 @@ from bot.redis_conn import connect
 from tests import samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, Harness, eventually, make_settings, next_ts, start_bot
+from tests.processes import bot_env, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,27 +155,16 @@ def test_the_manifest_declares_the_command_shortcut_and_scopes_the_app_uses(
 async def test_a_token_slack_refuses_stops_startup_with_one_line(
     slack: FakeSlack, tmp_path: Path
 ) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "SLACK_BOT_TOKEN": "xoxb-revoked-secret",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": slack.api_url,
-        "ANTHROPIC_API_KEY": "k",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    env = bot_env(
+        slack,
+        SLACK_BOT_TOKEN="xoxb-revoked-secret",
+        SLACK_SIGNING_SECRET="s",
+        ANTHROPIC_API_KEY="k",
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    code, _, stderr = await run("serve", env=env, cwd=tmp_path)
 
-    assert process.returncode == 2
-    (line,) = stderr.decode().strip().splitlines()
+    assert code == 2
+    (line,) = stderr.strip().splitlines()
     assert line.startswith("vision-bot: SLACK_BOT_TOKEN is invalid (Slack says invalid_auth)")
     assert "revoked-secret" not in line
 

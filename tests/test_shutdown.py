@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +12,7 @@ from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, SIGNING_SECRET, Harness, eventually, make_settings
+from tests.processes import bot_env, spawn
 from tests.redis_topologies import free_port
 
 
@@ -21,28 +20,8 @@ async def test_sigterm_finishes_the_answer_in_flight_then_exits(
     slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_FILE_HOSTS": slack.file_hostname("primary"),
-        "ANTHROPIC_API_KEY": claude.api_key,
-        "ANTHROPIC_BASE_URL": claude.base_url,
-        "REDIS_URL": TEST_REDIS_URL,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    env = bot_env(slack, claude, SLACK_SIGNING_SECRET=SIGNING_SECRET, REDIS_URL=TEST_REDIS_URL)
+    process = await spawn("serve", "--port", str(port), env=env, cwd=tmp_path)
     claude.reply = "A long answer, streamed slowly. " * 8
     claude.chunk_delay = 0.05  # about 2.5 s of streaming
     url = f"http://127.0.0.1:{port}"

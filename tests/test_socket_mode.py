@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, USER, answer, eventually, next_ts
+from tests.processes import bot_env, spawn
 
 
 @pytest.fixture
@@ -23,25 +22,8 @@ async def bot_process(
     slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`vision-bot` with SLACK_APP_TOKEN set and no subcommand: Socket Mode, connected."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_FILE_HOSTS": slack.file_hostname("primary"),
-        "ANTHROPIC_API_KEY": claude.api_key,
-        "ANTHROPIC_BASE_URL": claude.base_url,
-        "REDIS_URL": TEST_REDIS_URL,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    env = bot_env(slack, claude, SLACK_APP_TOKEN=slack.app_token, REDIS_URL=TEST_REDIS_URL)
+    process = await spawn(env=env, cwd=tmp_path)
     try:
         if not await slack.wait_socket_connected(timeout=30):
             process.kill()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from bot.errors import ConfigError
 from bot.templates import BUILTINS, Templates
 from tests import samples
 from tests.fakes import FakeClaude
+from tests.processes import bot_env, run
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -70,36 +68,12 @@ def test_a_malformed_file_names_the_file_line_and_problem(
     assert expected in str(error.value)
 
 
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, out.decode(), err.decode()
-
-
-def cli_env(claude: FakeClaude, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "ANTHROPIC_API_KEY": claude.api_key,
-        "ANTHROPIC_BASE_URL": claude.base_url,
-        **extra,
-    }
-
-
 async def test_ask_runs_the_pipeline_from_a_terminal(claude: FakeClaude, tmp_path: Path) -> None:
     shot = tmp_path / "IMG_0001.HEIC"
     shot.write_bytes(samples.heic((4032, 3024)))
     claude.reply = "It is an orange square."
 
-    code, out, err = await run_cli(
+    code, out, err = await run(
         "ask",
         str(shot),
         "--template",
@@ -107,7 +81,7 @@ async def test_ask_runs_the_pipeline_from_a_terminal(claude: FakeClaude, tmp_pat
         "what",
         "is",
         "this?",
-        env=cli_env(claude),
+        env=bot_env(claude=claude),
         cwd=tmp_path,
     )
 
@@ -126,11 +100,11 @@ async def test_ask_explains_refused_files_and_unknown_templates(
     archive = tmp_path / "logs.zip"
     archive.write_bytes(samples.zip_archive())
 
-    code, _, err = await run_cli("ask", str(archive), env=cli_env(claude), cwd=tmp_path)
+    code, _, err = await run("ask", str(archive), env=bot_env(claude=claude), cwd=tmp_path)
     assert code == 1 and "it is a ZIP archive" in err
 
-    code, _, err = await run_cli(
-        "ask", str(archive), "-t", "nope", env=cli_env(claude), cwd=tmp_path
+    code, _, err = await run(
+        "ask", str(archive), "-t", "nope", env=bot_env(claude=claude), cwd=tmp_path
     )
     assert code == 2 and "unknown template 'nope'" in err
     assert claude.requests == []
@@ -138,9 +112,9 @@ async def test_ask_explains_refused_files_and_unknown_templates(
 
 async def test_templates_lists_built_ins_and_the_file(claude: FakeClaude, tmp_path: Path) -> None:
     write(tmp_path, "triage:\n  description: Classify bugs.\n  prompt: Triage.\n")
-    env = {"PATH": os.environ["PATH"], "TEMPLATES_FILE": str(tmp_path / "templates.yml")}
+    env = bot_env(TEMPLATES_FILE=str(tmp_path / "templates.yml"))
 
-    code, out, _ = await run_cli("templates", env=env, cwd=tmp_path)
+    code, out, _ = await run("templates", env=env, cwd=tmp_path)
 
     assert code == 0
     assert "triage     Classify bugs." in out and "ocr " in out
@@ -148,8 +122,8 @@ async def test_templates_lists_built_ins_and_the_file(claude: FakeClaude, tmp_pa
 
 async def test_a_malformed_templates_file_stops_startup(tmp_path: Path) -> None:
     write(tmp_path, "broken: [\n")
-    env = {"PATH": os.environ["PATH"], "TEMPLATES_FILE": str(tmp_path / "templates.yml")}
+    env = bot_env(TEMPLATES_FILE=str(tmp_path / "templates.yml"))
 
-    code, _, err = await run_cli("templates", env=env, cwd=tmp_path)
+    code, _, err = await run("templates", env=env, cwd=tmp_path)
 
     assert code == 2 and err.startswith("vision-bot: TEMPLATES_FILE") and "line" in err
