@@ -33,7 +33,12 @@ class Settings(BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `SLACK_APP_TOKEN=` in a copied .env means "not set", not "set to nothing".
+        env_ignore_empty=True,
     )
 
     slack_bot_token: SecretStr | None = None

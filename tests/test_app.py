@@ -7,21 +7,59 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import yaml
+from slack_bolt.async_app import AsyncApp
 
-from bot import slack_blocks
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.redis_conn import connect
+from handlers import register_all
 from tests import samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, Harness, eventually, make_settings, next_ts, start_bot
 from tests.processes import bot_env, run
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class RecordingApp(AsyncApp):
+    """A Bolt app that remembers what the handlers register."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registered: dict[str, set[str]] = {"event": set(), "command": set(), "shortcut": set()}
+
+    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        self.registered["event"].add(event)
+        return super().event(event, *args, **kwargs)
+
+    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        self.registered["command"].add(command)
+        return super().command(command, *args, **kwargs)
+
+    def shortcut(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self.registered["shortcut"].add(constraints)
+        return super().shortcut(constraints, *args, **kwargs)
+
+
+@pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
+async def test_the_manifest_subscribes_to_exactly_what_the_app_listens_for(
+    harness: Harness, manifest: str
+) -> None:
+    data = yaml.safe_load((ROOT / "deploy" / manifest).read_text())
+    app = RecordingApp(client=harness.bot.services.slack, signing_secret="s")
+    register_all(app, harness.bot.services)
+
+    events = {e.partition(".")[0] for e in data["settings"]["event_subscriptions"]["bot_events"]}
+    assert events == app.registered["event"]
+    commands = {c["command"] for c in data["features"]["slash_commands"]}
+    assert commands == app.registered["command"]
+    shortcuts = {s["callback_id"] for s in data["features"]["shortcuts"]}
+    assert shortcuts == app.registered["shortcut"]
 
 
 @pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
@@ -85,6 +123,15 @@ def test_an_invalid_setting_is_named_without_echoing_secrets() -> None:
     assert "secret" not in str(error.value)
 
 
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_FILE_HOSTS", "REDIS_URL"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings(_env_file=None)
+    assert settings.slack_bot_token is None and settings.slack_app_token is None
+    assert settings.slack_file_hosts == ("files.slack.com", "files-origin.slack.com")
+    assert settings.redis_url is None
+
+
 def test_file_hosts_are_a_comma_separated_list() -> None:
     settings = load_settings(
         _env_file=None, slack_bot_token="xoxb-1", slack_file_hosts="files.slack.com, Files.Example"
@@ -137,15 +184,9 @@ async def test_the_embedded_store_runs_a_whole_conversation(
 
 
 @pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
-def test_the_manifest_declares_the_command_shortcut_and_scopes_the_app_uses(
-    manifest: str,
-) -> None:
+def test_the_manifest_enables_interactivity_and_the_scopes_the_app_uses(manifest: str) -> None:
     data = yaml.safe_load((ROOT / "deploy" / manifest).read_text())
-    features, settings = data["features"], data["settings"]
-    assert [c["command"] for c in features["slash_commands"]] == [
-        load_settings(_env_file=None).slash_command
-    ]
-    assert [s["callback_id"] for s in features["shortcuts"]] == [slack_blocks.SHORTCUT]
+    settings = data["settings"]
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert scopes >= {"app_mentions:read", "chat:write", "files:read", "files:write", "commands"}
