@@ -9,10 +9,12 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.conftest import TEST_REDIS_URL
 
 REDIS_SERVER = shutil.which("redis-server") or "redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "redis-cli"
-SENTINEL_DB = 12  # flushed by the sentinel fixture; other tests use 15
 
 
 def free_port(below: int = 55000) -> int:
@@ -59,20 +61,23 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 @asynccontextmanager
-async def sentinel(workdir: Path, primary_port: int = 6379) -> AsyncIterator[str]:
-    """A Sentinel watching the local Redis as `vision`; yields the bot's REDIS_URL."""
+async def sentinel(workdir: Path, primary: str = TEST_REDIS_URL) -> AsyncIterator[str]:
+    """A Sentinel watching the tests' Redis as `vision`; yields the bot's REDIS_URL (same db)."""
+    url = urlsplit(primary)
+    host, primary_port = url.hostname or "127.0.0.1", url.port or 6379
+    db = url.path.strip("/") or "0"
     port = free_port()
     conf = workdir / "sentinel.conf"
     conf.write_text(
         f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-        f"sentinel monitor vision 127.0.0.1 {primary_port} 1\n"
+        f"sentinel monitor vision {host} {primary_port} 1\n"
         "sentinel down-after-milliseconds vision 60000\n"
     )
     processes = [_start([str(conf), "--sentinel"], workdir)]
     try:
         await _wait_for_ping(port)
-        await _cli("-p", str(primary_port), "-n", str(SENTINEL_DB), "flushdb", check=True)
-        yield f"redis+sentinel://127.0.0.1:{port}/vision/{SENTINEL_DB}"
+        await _cli("-h", host, "-p", str(primary_port), "-n", db, "flushdb", check=True)
+        yield f"redis+sentinel://127.0.0.1:{port}/vision/{db}"
     finally:
         _stop(processes)
 

@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.inline_media import InlineMedia
 from bot.media import DIRECT_API_IMAGE_BYTES
 from bot.redis_conn import connect
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import Harness, make_settings, start_bot
 
@@ -148,7 +149,7 @@ async def test_on_bedrock_image_links_get_a_clear_reply(
     s = make_settings(
         slack,
         claude,
-        "redis://127.0.0.1:6379/15",
+        TEST_REDIS_URL,
         claude_platform="bedrock",
         aws_region="eu-west-1",
         claude_model="anthropic.claude-sonnet",
