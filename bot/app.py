@@ -76,6 +76,7 @@ def build_services(
     *,
     templates: Templates | None = None,
     redis: Redis | None = None,
+    claude: ClaudeClient | None = None,
     consumer: str | None = None,
 ) -> Services:
     """Create the process's clients and the conversation pipeline (nothing runs yet)."""
@@ -89,7 +90,7 @@ def build_services(
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
-    claude = claude_client(settings)
+    claude = claude or claude_client(settings)
     http = aiohttp.ClientSession()
     stores = Stores(
         ThreadHistory(redis, settings.history_ttl_seconds),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
+from bot.claude_platform import ClaudeClient, claude_client
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.templates import Templates
@@ -43,15 +43,16 @@ def main(argv: list[str] | None = None) -> int:
             settings.require_http()
         else:
             settings.require_socket()
+        claude = claude_client(settings)  # names missing cloud credentials or extras
         asyncio.run(_check_bot_token(settings))
     except ConfigError as exc:
         print(f"vision-bot: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     if mode == "serve":
-        _serve(settings, templates, args.port or int(os.environ.get("PORT") or settings.port))
+        _serve(settings, templates, claude, args.port or settings.port)
     else:
-        asyncio.run(_socket(settings, templates))
+        asyncio.run(_socket(settings, templates, claude))
     return 0
 
 
@@ -121,26 +122,26 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
-def _serve(settings: Settings, templates: Templates, port: int) -> None:
+def _serve(settings: Settings, templates: Templates, claude: ClaudeClient, port: int) -> None:
     from aiohttp import web
 
     from bot.app import build_services
     from bot.server import build_web_app
 
     async def make_app() -> web.Application:
-        return build_web_app(build_services(settings, templates=templates))
+        return build_web_app(build_services(settings, templates=templates, claude=claude))
 
     # run_app stops accepting connections on SIGTERM, then runs the cleanup that
     # finishes in-flight answers.
     web.run_app(make_app(), port=port, print=None, shutdown_timeout=30)
 
 
-async def _socket(settings: Settings, templates: Templates) -> None:
+async def _socket(settings: Settings, templates: Templates, claude: ClaudeClient) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import build_bolt, build_services
 
-    services = build_services(settings, templates=templates)
+    services = build_services(settings, templates=templates, claude=claude)
     await services.queue.ensure_group()
     await services.workers.start()
     assert settings.slack_app_token is not None

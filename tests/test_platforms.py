@@ -20,6 +20,7 @@ from bot.redis_conn import connect
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import Harness, make_settings, start_bot
+from tests.processes import bot_env, run
 
 
 @pytest.fixture
@@ -141,6 +142,23 @@ def test_missing_cloud_credentials_are_named(no_cloud_credentials: None) -> None
     )
     with pytest.raises(ConfigError, match="GOOGLE_APPLICATION_CREDENTIALS"):
         claude_client(vertex)
+
+
+async def test_the_command_names_missing_cloud_credentials_in_one_line(tmp_path: Path) -> None:
+    env = bot_env(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        CLAUDE_PLATFORM="bedrock",
+        AWS_REGION="eu-west-1",
+        CLAUDE_MODEL="anthropic.claude-sonnet",
+        HOME=str(tmp_path),  # no ~/.aws
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    code, _, err = await run("serve", env=env, cwd=tmp_path)
+
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith("vision-bot: AWS credentials are not set: CLAUDE_PLATFORM=bedrock")
 
 
 async def test_on_bedrock_image_links_get_a_clear_reply(
