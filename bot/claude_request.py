@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,14 +81,17 @@ def build_request(
     plan: Plan,
     template_prompt: str | None = None,
     sources: Mapping[str, dict[str, Any]] | None = None,
+    label_images: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments for `messages.stream`: the planned conversation with its media.
 
     `sources` maps a file's SHA-256 to its `source` block when files travel inline (base64);
-    without it, files are referenced by Files API id.
+    without it, files are referenced by Files API id. `label_images` puts "Image N:" before
+    each image, numbered across the request as `Plan.sent_images` numbers them.
     """
+    labels = itertools.count(1) if label_images else None
     messages = [
-        _message(turn, plan.left_out.get(i, set()), sources or {})
+        _message(turn, plan.left_out.get(i, set()), sources or {}, labels)
         for i, turn in enumerate(plan.turns)
     ]
     return {
@@ -124,14 +128,21 @@ def _base64_size(size: int) -> int:
 
 
 def _message(
-    turn: Turn, left_out: set[int], sources: Mapping[str, dict[str, Any]]
+    turn: Turn,
+    left_out: set[int],
+    sources: Mapping[str, dict[str, Any]],
+    labels: Iterator[int] | None,
 ) -> dict[str, Any]:
     if turn.role == "assistant":
         return {"role": "assistant", "content": [{"type": "text", "text": turn.text or "…"}]}
     # Images before the text that asks about them, as Anthropic's vision guide advises.
-    blocks: list[dict[str, Any]] = [
-        _file_block(ref, sources) for i, ref in enumerate(turn.files) if i not in left_out
-    ]
+    blocks: list[dict[str, Any]] = []
+    for i, ref in enumerate(turn.files):
+        if i in left_out:
+            continue
+        if labels is not None and ref.kind == "image":
+            blocks.append({"type": "text", "text": f"Image {next(labels)}:"})
+        blocks.append(_file_block(ref, sources))
     dropped = [ref.name for i, ref in enumerate(turn.files) if i in left_out]
     if dropped:
         blocks.append({"type": "text", "text": _left_out_note(dropped)})

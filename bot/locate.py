@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -14,6 +15,7 @@ import bot.media  # noqa: F401  (registers the HEIC opener, for drawing on HEIC 
 from bot.models import FileRef
 
 _JSON_BLOCK = re.compile(r"```json\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_FENCE = "```json"
 COLORS = ("#e01e5a", "#2eb67d", "#36c5f0", "#ecb22e", "#7c3aed", "#f97316")
 
 
@@ -58,6 +60,42 @@ def parse(answer: str, images: list[FileRef]) -> Located:
             index, box = found
             located.boxes.setdefault(index, []).append(box)
     return located
+
+
+class HideBoxes:
+    """Passes streamed text on up to the ```json block of boxes: readers see the drawing,
+    not the coordinates (the stored answer keeps them for later turns)."""
+
+    def __init__(self, on_text: Callable[[str], Awaitable[None]]) -> None:
+        self._on_text = on_text
+        self._held = ""  # a tail that may be the start of the fence
+        self._hiding = False
+
+    async def __call__(self, text: str) -> None:
+        """Show `text`, minus the block and anything that could still turn into it."""
+        if self._hiding:
+            return
+        text = self._held + text
+        start = text.lower().find(_FENCE)
+        if start >= 0:
+            self._hiding, self._held = True, ""
+            text = text[:start].rstrip()
+        else:
+            keep = next(
+                (n for n in range(len(_FENCE) - 1, 0, -1) if text.lower().endswith(_FENCE[:n])),
+                0,
+            )
+            # Trailing whitespace waits too: before the block it would only pad the answer.
+            shown = text[: len(text) - keep].rstrip()
+            text, self._held = shown, text[len(shown) :]
+        if text:
+            await self._on_text(text)
+
+    async def flush(self) -> None:
+        """Show what was held back, when the stream ended without the block."""
+        held, self._held = self._held, ""
+        if held and not self._hiding:
+            await self._on_text(held)
 
 
 def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:

@@ -312,14 +312,21 @@ class Conversation:
     async def _stream(
         self, job: Job, sent: Plan, template: Template, reply: ThreadReply
     ) -> tuple[str, Usage, Plan]:
+        locating = template.name == "locate"
         request = build_request(
             model=self.options.model,
             max_tokens=self.options.max_tokens,
             plan=sent,
             template_prompt=template.prompt,
             sources=await self.transport.sources(job.team_id, sent.sent_files()),
+            label_images=locating,
         )
-        text, usage = await stream_answer(self.claude, request, reply.append)
+        if not locating:
+            text, usage = await stream_answer(self.claude, request, reply.append)
+            return text, usage, sent
+        shown = locate.HideBoxes(reply.append)
+        text, usage = await stream_answer(self.claude, request, shown)
+        await shown.flush()
         return text, usage, sent
 
     async def _count(self, job: Job, usage: Usage) -> None:

@@ -90,7 +90,7 @@ BUILTINS: tuple[Template, ...] = (
         "Find what the user asks about in the image(s). Refer to each region you mention by "
         "a number, like [1], [2]. After your answer, add one fenced ```json block listing "
         'the regions: [{"n": 1, "image": 1, "label": "short label", "box": [x0, y0, x1, '
-        "y1]}], where image is the image's position in this message (1 for the first) and "
+        'y1]}], where image is N from the "Image N:" label before the image and '
         "box is in pixels of the image as you see it, x0 < x1 and y0 < y1, origin top left. "
         "Keep boxes tight around the element.",
         "Find and mark the most important elements.",

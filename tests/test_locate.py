@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot import locate
@@ -36,10 +37,13 @@ async def test_locate_posts_the_original_with_numbered_boxes(harness: Harness) -
 
     (reply,) = await harness.replies(msg["ts"])
 
-    assert (
-        "_Template: locate_" in reply
-        and "I left out 2 region(s) that were malformed or off-image" in reply
-    )
+    # The coordinates are for the drawing: the thread shows the words, not the JSON.
+    assert reply.startswith("The failing job is [1]; the retry button is [2].\n\n_Template:")
+    assert "```" not in reply and "box" not in reply
+    assert "I left out 2 region(s) that were malformed or off-image" in reply
+    content = harness.claude.requests[0]["messages"][0]["content"]
+    assert [b["type"] for b in content] == ["text", "image", "text"]
+    assert content[0]["text"] == "Image 1:"
     (upload,) = harness.slack.uploaded_to(CHANNEL, msg["ts"])
     assert upload.filename == "ci-located.png"
     drawn = Image.open(io.BytesIO(upload.data)).convert("RGB")
@@ -86,3 +90,64 @@ def test_malformed_answers_never_crash_and_count_what_was_dropped() -> None:
     assert located.dropped == 3
     (box,) = located.boxes[0]
     assert (box.x0, box.y0, box.x1, box.y1) == (20, 20, 40, 40)
+
+
+async def test_boxes_land_on_the_image_claude_numbered_in_a_follow_up(harness: Harness) -> None:
+    await harness.command("use locate")
+    first = samples.png("red", (800, 600))
+    msg = await harness.mention("hi", files=[harness.slack.add_file("F1", "a.png", first)])
+    await harness.replies(msg["ts"])
+    harness.claude.reply = (
+        'On the new one: [1].\n```json\n[{"n": 1, "image": 2, "box": [10, 10, 200, 100]}]\n```'
+    )
+    second = samples.png("blue", (800, 600))
+    await harness.message(
+        "where is it now?",
+        thread_ts=msg["ts"],
+        files=[harness.slack.add_file("F2", "b.png", second)],
+    )
+
+    replies = await harness.replies(msg["ts"])
+
+    assert replies[-1].startswith("On the new one: [1].\n\n_Template: locate_")
+    (upload,) = harness.slack.uploaded_to(CHANNEL, msg["ts"])
+    assert upload.filename == "b-located.png"
+    drawn = Image.open(io.BytesIO(upload.data)).convert("RGB")
+    assert drawn.getpixel((10, 50)) == BOX_RED
+    labels = [
+        b["text"]
+        for m in harness.claude.requests[-1]["messages"]
+        for b in m["content"]
+        if b["type"] == "text" and b["text"].startswith("Image ")
+    ]
+    assert labels == ["Image 1:", "Image 2:"]
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 100])
+async def test_the_box_block_is_hidden_however_the_stream_splits_it(size: int) -> None:
+    answer = 'See [1] and ``code``.\n\n```JSON\n[{"n": 1}]\n```'
+    shown: list[str] = []
+
+    async def show(text: str) -> None:
+        shown.append(text)
+
+    hide = locate.HideBoxes(show)
+    for i in range(0, len(answer), size):
+        await hide(answer[i : i + size])
+    await hide.flush()
+
+    assert "".join(shown) == "See [1] and ``code``."
+
+
+async def test_a_stream_ending_in_backticks_is_shown_whole() -> None:
+    shown: list[str] = []
+
+    async def show(text: str) -> None:
+        shown.append(text)
+
+    hide = locate.HideBoxes(show)
+    for part in ["Run `ls`", "\n```", "sh\nls\n``", "`"]:
+        await hide(part)
+    await hide.flush()
+
+    assert "".join(shown) == "Run `ls`\n```sh\nls\n```"
