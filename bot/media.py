@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -11,12 +12,13 @@ from pathlib import PurePath
 from typing import Literal
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
 
 from bot.errors import FileRefused
 from bot.models import FileRef
+
+logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()
 
@@ -145,23 +147,33 @@ def prepare(name: str, data: bytes, limits: MediaLimits = MediaLimits()) -> Prep
         raise FileRefused(name, "the file is empty. Could you share it again?")
     media_type, phrase = sniff(data)
     if media_type == "application/pdf":
-        _check_pdf(name, data, limits)
-        return PreparedMedia(name, data, media_type, "document")
-    if media_type in CLAUDE_IMAGE_TYPES or media_type in CONVERTIBLE_TYPES:
+        corrupt = "the PDF looks corrupt or truncated."
+    elif media_type in CLAUDE_IMAGE_TYPES or media_type in CONVERTIBLE_TYPES:
+        corrupt = "the image looks corrupt or truncated. Could you share it again?"
+    else:
+        raise FileRefused(name, f"it is {phrase}, and I can read {READABLE}.")
+    try:
+        if media_type == "application/pdf":
+            _check_pdf(name, data, limits)
+            return PreparedMedia(name, data, media_type, "document")
         return _prepare_image(name, data, media_type, limits)
-    raise FileRefused(name, f"it is {phrase}, and I can read {READABLE}.")
+    except FileRefused:
+        raise
+    except Image.DecompressionBombError:
+        raise FileRefused(name, _too_many_pixels()) from None
+    except Exception:
+        # pypdf, Pillow and libheif fed hostile bytes raise almost any type (LimitReachedError,
+        # RuntimeError, struct.error, IndexError, MemoryError…). Nothing here does I/O, so a
+        # failure is this file's: refuse it alone and let the rest of the message be answered.
+        logger.warning("could not decode %s (%s)", name, media_type, exc_info=True)
+        raise FileRefused(name, corrupt) from None
 
 
 def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> None:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise FileRefused(
-                name, "the PDF is password-protected. An unprotected copy would work."
-            )
-        pages = len(reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
-        raise FileRefused(name, "the PDF looks corrupt or truncated.") from None
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        raise FileRefused(name, "the PDF is password-protected. An unprotected copy would work.")
+    pages = len(reader.pages)
     if pages > limits.pdf_pages:
         raise FileRefused(
             name,
@@ -171,18 +183,9 @@ def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> None:
 
 
 def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits) -> PreparedMedia:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            _check_canvas(name, image)
-            return _fit(name, data, media_type, image, limits)
-    except FileRefused:
-        raise
-    except Image.DecompressionBombError:
-        raise FileRefused(name, _too_many_pixels()) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise FileRefused(
-            name, "the image looks corrupt or truncated. Could you share it again?"
-        ) from None
+    with Image.open(io.BytesIO(data)) as image:
+        _check_canvas(name, image)
+        return _fit(name, data, media_type, image, limits)
 
 
 def _check_canvas(name: str, image: Image.Image) -> None:

@@ -143,3 +143,20 @@ def pdf_pages(pages: int) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def pdf_with_oversized_xref() -> bytes:
+    """A PDF whose cross-reference table claims millions of entries (pypdf stops at a limit)."""
+    import re
+
+    return re.sub(rb"xref\s+0 \d+", b"xref\n0 99999999", pdf())
+
+
+def heic_claiming_width(width: int) -> bytes:
+    """A HEIC photo whose header claims another width (libheif refuses past its limits)."""
+    import struct
+
+    data = bytearray(heic((64, 48)))
+    at = data.index(b"ispe") + 8  # after the box type, version and flags
+    data[at : at + 4] = struct.pack(">I", width)
+    return bytes(data)

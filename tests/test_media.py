@@ -211,3 +211,23 @@ async def test_a_long_thread_keeps_within_twenty_images(harness: Harness) -> Non
     note = last["messages"][0]["content"][10]
     assert note["type"] == "text" and "shot00.png, shot01.png" in note["text"]
     assert CHANNEL
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("broken.pdf", samples.pdf_with_oversized_xref()),  # pypdf's LimitReachedError
+        ("broken.heic", samples.heic_claiming_width(2**30)),  # libheif's RuntimeError
+    ],
+)
+async def test_a_file_the_decoder_chokes_on_is_refused_and_the_others_answered(
+    harness: Harness, name: str, data: bytes
+) -> None:
+    notes, answered = await ask_about(
+        harness, (name, data, "application/octet-stream"), ("chart.png", samples.png(), "image/png")
+    )
+
+    assert name in notes and "corrupt or truncated" in notes
+    assert answered == answer(1, 1)
+    (upload,) = harness.claude.uploads
+    assert upload.data == samples.png()
