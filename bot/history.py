@@ -63,8 +63,13 @@ class ThreadHistory:
                 await pipe.execute()
 
     async def is_engaged(self, thread: ThreadRef) -> bool:
-        """Whether the bot has answered in this thread (so follow-ups need no mention)."""
+        """Whether the bot has answered in this thread."""
         return bool(await self.redis.hexists(keys.meta(thread), "engaged"))
+
+    async def takes_follow_ups(self, thread: ThreadRef) -> bool:
+        """Whether messages in this thread need no mention: answered, or a turn accepted."""
+        values = await self.redis.hmget(keys.meta(thread), ["engaged", "accepted"])
+        return any(values)
 
     async def is_seeded(self, thread: ThreadRef) -> bool:
         """Whether the thread's earlier Slack messages have already been read (or forgotten)."""
@@ -86,12 +91,18 @@ class ThreadHistory:
             pipe.expire(keys.meta(thread), self.ttl)
             await pipe.execute()
 
-    async def take_ticket(self, thread: ThreadRef) -> int:
-        """The arrival number of a new turn in this thread."""
+    async def take_ticket(self, thread: ThreadRef, *, accept: bool = False) -> int:
+        """The arrival number of a new turn in this thread.
+
+        With `accept`, the thread takes follow-ups from now on: a reply posted while the
+        first answer is still being written is queued behind it, not dropped.
+        """
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(keys.meta(thread), "tickets", 1)
+            if accept:
+                pipe.hset(keys.meta(thread), "accepted", 1)
             pipe.expire(keys.meta(thread), self.ttl)
-            ticket, _ = await pipe.execute()
+            ticket, *_ = await pipe.execute()
         return int(ticket)
 
     async def served(self, thread: ThreadRef) -> int:
@@ -115,7 +126,7 @@ class ThreadHistory:
         shas = {r.sha256 for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread))
-            pipe.hdel(keys.meta(thread), "engaged", "template")
+            pipe.hdel(keys.meta(thread), "engaged", "accepted", "template")
             pipe.hset(keys.meta(thread), mapping={"seeded": 1, f"answered:{answered}": 1})
             pipe.expire(keys.meta(thread), self.ttl)
             await pipe.execute()

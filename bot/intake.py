@@ -64,7 +64,9 @@ class Intake:
             logger.debug("duplicate delivery ignored: %s", job.ids)
             return False
         try:
-            ticket = await self.history.take_ticket(job.thread)
+            # Any accepted question (not `forget`) opens the thread to follow-ups at once.
+            accept = self.follow_ups and job.action == "answer"
+            ticket = await self.history.take_ticket(job.thread, accept=accept)
             await self.queue.push(job, ticket)
         except Exception:
             # Let Slack's retry try again rather than lose the request.
@@ -139,7 +141,7 @@ class Intake:
         if job.is_dm:
             return True
         is_reply = event.get("thread_ts") not in (None, event["ts"])
-        if is_reply and self.follow_ups and await self.history.is_engaged(job.thread):
+        if is_reply and self.follow_ups and await self.history.takes_follow_ups(job.thread):
             return True
         # Only a file share costs a Redis read for the channel's auto mode.
         return bool(job.files) and await self.channels.auto(job.team_id, job.channel_id)

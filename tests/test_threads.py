@@ -154,3 +154,35 @@ async def test_one_thread_never_sees_another_threads_images(harness: Harness) ->
     by_question = {r["messages"][-1]["content"][-1]["text"]: image_ids(r) for r in follow_ups}
     assert by_question == {"more on a": [upload_of["a.png"]], "more on b": [upload_of["b.png"]]}
     assert TEAM and USER
+
+
+async def test_a_follow_up_sent_during_the_first_answer_is_answered_after_it(
+    harness: Harness,
+) -> None:
+    harness.claude.reply = "A slow, careful first answer. " * 10
+    harness.claude.chunk_delay = 0.05  # the first answer streams for about a second
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("what is this?", files=[shot])
+
+    await harness.message("and the red part?", thread_ts=first["ts"])  # no mention
+    replies = await harness.replies(first["ts"])
+
+    assert len(replies) == 2
+    assert harness.claude.requests[0]["messages"][-1]["content"][-1]["text"] == "what is this?"
+    follow_up = harness.claude.requests[1]["messages"]
+    assert [m["role"] for m in follow_up] == ["user", "assistant", "user"]
+    assert follow_up[-1]["content"] == [{"type": "text", "text": "and the red part?"}]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"follow_ups": False}])
+async def test_without_follow_ups_a_reply_during_the_first_answer_is_left_alone(
+    harness: Harness,
+) -> None:
+    harness.claude.chunk_delay = 0.05
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    first = await harness.mention("what is this?", files=[shot])
+
+    await harness.message("and the red part?", thread_ts=first["ts"])
+
+    assert len(await harness.replies(first["ts"])) == 1
+    assert len(harness.claude.requests) == 1
