@@ -230,7 +230,7 @@ class Conversation:
         blocks: list[dict[str, Any]] | None = None,
     ) -> Turn:
         """Stream Claude's answer to `question` into the thread; the answer turn."""
-        text, usage, sent = await self._ask(job, history, question, template, reply)
+        text, usage, sent = await self._ask(job, history, question, template, reply, notes)
         if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
@@ -292,6 +292,7 @@ class Conversation:
         question: Turn,
         template: Template,
         reply: ThreadReply,
+        notes: list[str],
     ) -> tuple[str, Usage, Plan]:
         """Claude's answer, its usage, and what the request carried."""
         try:
@@ -300,7 +301,8 @@ class Conversation:
             logger.info("a referenced file is gone; storing it again: %s", job.ids)
         # The Files API (or Redis) lost a file: fetch it from Slack again and retry once,
         # so the user sees an answer rather than an error.
-        await self._refresh_gone(job.team_id, [*history, question])
+        if lost := await self._refresh_gone(job.team_id, [*history, question]):
+            notes.append(f"No longer in Slack, so left out: {', '.join(lost)}")
         if job.action != "redo":  # a re-answer rewrites the whole history when it is done
             await self.history.replace(job.thread, history)
         return await self._stream(job, plan(history, question, self._budget), template, reply)
@@ -375,12 +377,33 @@ class Conversation:
         file_id = await self.transport.store(team_id, prepared)
         return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
 
-    async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> None:
-        """Store again, in place, every referenced file the transport no longer has."""
+    async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> list[str]:
+        """Store again, in place, every referenced file the transport no longer has; drop
+        (from the turns, and so from the history) and name those Slack no longer has."""
+        fresh: dict[str, FileRef] = {}  # by SHA-256: the same image twice is stored once
+        lost: list[str] = []
         for turn in turns:
-            for index, ref in enumerate(turn.files):
+            kept: list[FileRef] = []
+            for ref in turn.files:
+                same = {"name": ref.name, "slack_file_id": ref.slack_file_id}
+                if ref.sha256 in fresh:
+                    kept.append(fresh[ref.sha256].model_copy(update=same))
+                    continue
                 if ref.url or await self.transport.is_available(team_id, ref):
+                    kept.append(ref)
                     continue
                 await self.transport.forget(team_id, ref.sha256)
-                slack_file = SlackFile(id=ref.slack_file_id, name=ref.name)
-                turn.files[index], _ = await self._prepare(team_id, slack_file)
+                try:
+                    new, _ = await self._prepare(
+                        team_id, SlackFile(id=ref.slack_file_id, name=ref.name)
+                    )
+                except FileRefused:
+                    # Deleted in Slack (or by retention) since: answer without it from now on.
+                    lost.append(ref.name)
+                    gone = f"[{ref.name} was shared here but is no longer available.]"
+                    turn.text = f"{gone}\n{turn.text}"
+                    continue
+                fresh[ref.sha256] = new
+                kept.append(new.model_copy(update=same))
+            turn.files = kept
+        return lost

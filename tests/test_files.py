@@ -72,6 +72,56 @@ async def test_concurrent_shares_of_the_same_bytes_upload_once(harness: Harness)
     assert len(harness.claude.uploads) == 1
 
 
+async def test_a_file_gone_from_claude_and_slack_is_left_out_and_the_thread_goes_on(
+    harness: Harness,
+) -> None:
+    crash = harness.slack.add_file("F1", "crash.png", samples.png("red"))
+    first = await harness.mention("what is this?", files=[crash])
+    await harness.replies(first["ts"])
+    await harness.message(
+        "and this?",
+        thread_ts=first["ts"],
+        files=[harness.slack.add_file("F2", "log.png", samples.png("blue"))],
+    )
+    await harness.replies(first["ts"])
+    harness.claude.expire(harness.claude.uploads[0].file_id)
+    harness.slack.delete_file("F1")
+
+    await harness.message("still there?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert replies[-1].startswith("I see 1 image(s)")
+    assert "No longer in Slack, so left out: crash.png" in replies[-1]
+    request = harness.claude.requests[-1]
+    assert len(harness.claude.image_blocks(request)) == 1
+    first_question = request["messages"][0]["content"][-1]["text"]
+    assert first_question.startswith("[crash.png was shared here but is no longer available.]")
+    # The history no longer refers to it: the next turn needs no retry and says nothing.
+    await harness.message("and now?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+    assert "No longer in Slack" not in replies[-1] and "Answer" in replies[-1]
+
+
+async def test_the_same_image_twice_in_a_thread_is_uploaded_again_once(
+    harness: Harness,
+) -> None:
+    data = samples.png("green")
+    first = await harness.mention("one?", files=[harness.slack.add_file("F1", "a.png", data)])
+    await harness.replies(first["ts"])
+    await harness.message(
+        "two?", thread_ts=first["ts"], files=[harness.slack.add_file("F2", "a2.png", data)]
+    )
+    await harness.replies(first["ts"])
+    assert len(harness.claude.uploads) == 1
+    harness.claude.expire(harness.claude.uploads[0].file_id)
+
+    await harness.message("three?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert len(replies) == 3 and replies[-1].startswith("I see 2 image(s)")
+    assert len(harness.claude.uploads) == 2
+
+
 async def test_an_expired_file_is_fetched_again_and_the_turn_retried(harness: Harness) -> None:
     shot = harness.slack.add_file("F1", "a.png", samples.png())
     first = await harness.mention("what is this?", files=[shot])

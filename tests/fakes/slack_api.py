@@ -395,6 +395,10 @@ class FakeSlack:
             obj["file_access"] = file_access
         return dict(obj)
 
+    def delete_file(self, file_id: str) -> None:
+        """A user (or retention) deleted the file: files.info and its URLs find nothing."""
+        del self._files[file_id]
+
     # ----- Web API -----
     async def _read_args(self, request: web.Request) -> Json:
         args: Json = dict(request.query)
