@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Literal
+from typing import Literal, cast
 
 import pillow_heif
 from PIL import Image, ImageOps
@@ -282,12 +282,28 @@ def _downscaled(image: Image.Image, long_edge: int) -> Image.Image:
     if image.mode in ("P", "PA"):
         keeps_alpha = image.mode == "PA" or "transparency" in image.info
         frame = image.convert("RGBA" if keeps_alpha else "RGB")
+    if frame.mode in _DEEP_MODES:
+        frame = _eight_bit(frame)
     if frame.mode not in ("RGB", "RGBA", "L", "LA"):
         frame = frame.convert("RGB")
     if max(frame.size) > long_edge:
         frame = frame.copy()
         frame.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
     return frame
+
+
+# Grayscale deeper than 8 bits: scientific TIFFs, medical scans, 16-bit PNGs.
+_DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """The image as 8-bit grayscale with its tones kept (Pillow's convert clips them to white)."""
+    if image.mode == "F":
+        # Floats have no fixed range (0..1, or raw sensor values): stretch what is there.
+        low, high = cast("tuple[float, float]", image.getextrema())  # one band: one pair
+        scale = 255 / (high - low) if high > low else 0.0
+        return image.point(lambda v: (v - low) * scale).convert("L")
+    return image.convert("I").point(lambda v: v / 256).convert("L")
 
 
 def _save(frame: Image.Image, media_type: str, options: dict[str, object]) -> bytes:

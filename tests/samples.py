@@ -160,3 +160,15 @@ def heic_claiming_width(width: int) -> bytes:
     at = data.index(b"ispe") + 8  # after the box type, version and flags
     data[at : at + 4] = struct.pack(">I", width)
     return bytes(data)
+
+
+def gradient_tiff(mode: str, size: tuple[int, int] = (256, 64)) -> bytes:
+    """A left-to-right grayscale ramp as a scientific TIFF: 16-bit (I;16) or float (F) samples."""
+    ramp = Image.linear_gradient("L").rotate(90).resize(size)  # dark left, bright right
+    if mode == "F":  # floats in 0..1, as cameras and microscopes write them
+        image = ramp.convert("F").point(lambda v: v / 255)
+    else:
+        image = ramp.convert("I").point(lambda v: v * 257).convert(mode)
+    out = io.BytesIO()
+    image.save(out, "TIFF")
+    return out.getvalue()

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from bot import media
 from tests import samples
@@ -231,3 +231,14 @@ async def test_a_file_the_decoder_chokes_on_is_refused_and_the_others_answered(
     assert answered == answer(1, 1)
     (upload,) = harness.claude.uploads
     assert upload.data == samples.png()
+
+
+@pytest.mark.parametrize("mode", ["I;16", "F"])
+async def test_a_16_bit_or_float_image_keeps_its_tones(harness: Harness, mode: str) -> None:
+    replies = await ask_about(harness, ("scan.tiff", samples.gradient_tiff(mode), "image/tiff"))
+
+    assert replies == [answer(1, 1)]
+    (image,) = sent_images(harness)
+    gray = image.convert("L")
+    assert gray.getpixel((0, 32)) < 10 and gray.getpixel((255, 32)) > 245
+    assert 110 < ImageStat.Stat(gray).mean[0] < 145
