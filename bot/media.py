@@ -104,9 +104,13 @@ class PreparedMedia:
 
 def native_long_edge(model: str) -> int:
     """The longest image edge `model` reads without downscaling it server-side."""
-    if re.match(r"claude-\d", model):
+    # Bedrock wraps the name (us.anthropic.claude-opus-4-7-v1:0, or an ARN ending in one);
+    # Vertex appends @date after it. Read from the name on.
+    found = re.search(r"\bclaude-.*", model)
+    name = found.group() if found else model
+    if re.match(r"claude-\d", name):
         return OLDER_NATIVE_LONG_EDGE  # claude-3-5-sonnet-… and older names
-    match = re.match(r"claude-[a-z]+-(\d+)(?:-(\d)(?!\d))?", model)
+    match = re.match(r"claude-[a-z]+-(\d+)(?:-(\d)(?!\d))?", name)
     if not match:
         return NATIVE_LONG_EDGE  # a name this release doesn't know is a newer model
     version = (int(match.group(1)), int(match.group(2) or 0))

@@ -119,6 +119,30 @@ def test_the_native_long_edge_follows_the_model_generation() -> None:
     assert media.native_long_edge("claude-3-5-sonnet-latest") == 1568
 
 
+@pytest.mark.parametrize(
+    ("model", "long_edge"),
+    [
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", 1568),  # Bedrock
+        ("us.anthropic.claude-opus-4-7-v1:0", 2576),  # Bedrock cross-region profile
+        ("global.anthropic.claude-haiku-4-5-20251001-v1:0", 1568),
+        ("eu.anthropic.claude-sonnet-4-20250514-v1:0", 1568),
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", 1568),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            1568,
+        ),
+        ("claude-sonnet-4-5@20250929", 1568),  # Vertex
+        ("claude-opus-4-7@20260101", 2576),
+        ("claude-3-5-sonnet-v2@20241022", 1568),
+    ],
+)
+def test_the_native_long_edge_reads_bedrock_and_vertex_model_ids(
+    model: str, long_edge: int
+) -> None:
+    assert media.native_long_edge(model) == long_edge
+
+
 async def test_a_pdf_goes_as_a_document_uploaded_once(harness: Harness) -> None:
     shot = harness.slack.add_file("F1", "report.pdf", samples.pdf(3), "application/pdf")
     msg = await harness.mention("summarise", files=[shot])
