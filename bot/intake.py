@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 # Message subtypes that are a person (or bot) saying something; edits, deletions,
 # joins and the like are not questions.
 _ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast", "bot_message", "me_message"}
+# Slack's `filetype` of the images and PDFs the bot reads, for files without a useful mimetype.
+_VISUAL_FILETYPES = {
+    *("png", "jpg", "jpeg", "gif", "webp", "heic", "heif", "avif", "tiff", "tif", "bmp", "ico"),
+    "pdf",
+}
 FORGET_WORDS = {"forget", "forget this", "forget this thread", "forget everything"}
 
 
@@ -51,8 +56,11 @@ class Intake:
         if not self._is_from_someone_else(event, me):
             return False
         job = self._job(event, me)
-        if not mentioned and not await self._should_answer(event, job, me):
-            return False
+        if not mentioned:
+            unprompted = await self._unprompted(event, job, me)
+            if unprompted is None:
+                return False
+            job = unprompted
         if job.text.strip().lower().rstrip(".!") in FORGET_WORDS:
             job = job.model_copy(update={"action": "forget"})
         return await self.enqueue(job)
@@ -133,18 +141,25 @@ class Intake:
             return False
         return not (me.bot_user_id and event.get("user") == me.bot_user_id)
 
-    async def _should_answer(self, event: dict[str, Any], job: Job, me: Identity) -> bool:
+    async def _unprompted(self, event: dict[str, Any], job: Job, me: Identity) -> Job | None:
+        """The job to answer for a message that reached the bot without a mention event."""
         if me.bot_user_id and f"<@{me.bot_user_id}>" in event.get("text", ""):
-            return True
+            return job
         if event.get("bot_id") or event.get("subtype") == "bot_message":
-            return False  # other bots only by mention: two bots must never loop
+            return None  # other bots only by mention: two bots must never loop
         if job.is_dm:
-            return True
+            return job
         is_reply = event.get("thread_ts") not in (None, event["ts"])
         if is_reply and self.follow_ups and await self.history.takes_follow_ups(job.thread):
-            return True
-        # Only a file share costs a Redis read for the channel's auto mode.
-        return bool(job.files) and await self.channels.auto(job.team_id, job.channel_id)
+            return job
+        # Nobody asked: auto mode looks at images and PDFs only, so a shared log archive
+        # is neither downloaded nor answered with a refusal.
+        visual = {f["id"] for f in event.get("files", []) if f.get("id") and _is_visual(f)}
+        files = [f for f in job.files if f.id in visual]
+        # Only a visual file share costs a Redis read for the channel's auto mode.
+        if files and await self.channels.auto(job.team_id, job.channel_id):
+            return job.model_copy(update={"files": files})
+        return None
 
     @staticmethod
     def _job(event: dict[str, Any], me: Identity) -> Job:
@@ -163,6 +178,15 @@ class Intake:
             bot_user_id=me.bot_user_id,
             enterprise_id=me.enterprise_id,
         )
+
+
+def _is_visual(file: dict[str, Any]) -> bool:
+    """Whether Slack says the file is an image or a PDF (SVG drawings are refused anyway)."""
+    mimetype = str(file.get("mimetype") or "").lower()
+    filetype = str(file.get("filetype") or "").lower()
+    if mimetype.startswith("image/") and "svg" not in mimetype:
+        return True
+    return mimetype == "application/pdf" or filetype in _VISUAL_FILETYPES
 
 
 def _interaction_job(me: Identity, *, channel_id: str, **fields: Any) -> Job:

@@ -97,3 +97,34 @@ async def test_usage_reports_tokens_per_channel_today_and_this_month(harness: Ha
 async def test_the_command_name_is_configurable(harness: Harness) -> None:
     reply = await harness.command("list")
     assert "*ocr*" in reply["text"]
+
+
+async def test_auto_mode_leaves_files_that_are_not_images_or_pdfs_alone(harness: Harness) -> None:
+    await harness.command("auto on")
+    logs = harness.slack.add_file("F1", "logs.zip", samples.zip_archive(), "application/zip")
+    archive = await harness.message("", files=[logs])
+    await harness.settle()
+
+    assert await harness.replies(archive["ts"]) == []
+    assert harness.slack.file_requests == []
+    assert harness.slack.calls_to("files.info") == []
+    assert harness.slack.calls_to("assistant.threads.setStatus") == []
+    assert harness.slack.calls_to("reactions.add") == []
+
+    # Beside an image and a PDF, the archive is skipped without a note.
+    mixed = await harness.message(
+        "",
+        files=[
+            harness.slack.add_file("F2", "b.png", samples.png("blue")),
+            harness.slack.add_file("F3", "more.zip", samples.zip_archive(), "application/zip"),
+            harness.slack.add_file("F4", "c.pdf", samples.pdf(), "application/pdf"),
+        ],
+    )
+    (reply,) = await harness.replies(mixed["ts"])
+    assert reply.startswith("I see 1 image(s) and 1 document(s). **Answer 1.**")
+    assert {u.filename for u in harness.claude.uploads} == {"b.png", "c.pdf"}
+
+    # A mention still takes every file, and says why the archive can't be used.
+    asked = await harness.mention("what's in here?", files=[logs])
+    (note,) = await harness.replies(asked["ts"])
+    assert "logs.zip" in note and "ZIP archive" in note
