@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import locate, media
@@ -31,6 +32,23 @@ from bot.templates import Template, Templates
 from bot.thread_order import turn_slot
 from bot.transport import Transport
 from bot.usage import UsageCounters
+
+# Slack errors that no retry will fix: the bot can't write in that thread at all.
+UNWRITABLE = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "thread_not_found",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel",
+    "team_access_not_granted",
+    "ekm_access_denied",
+    "account_inactive",
+    "token_revoked",
+    "invalid_auth",
+}
 
 if TYPE_CHECKING:
     from bot.claude_platform import ClaudeClient
@@ -153,13 +171,26 @@ class Conversation:
                 else:
                     await self._answer(job, reply)
             except UserFacingError as exc:
-                outcome = "user_error"
-                await reply.fail(exc.message)
-            except Exception:
-                outcome = "failed"
-                logger.exception("answering failed: %s", job.ids)
-                await reply.fail(GENERIC_FAILURE)
+                outcome = await self._tell(job, reply, exc.message, "user_error")
+            except Exception as exc:
+                if _cannot_reply(exc):
+                    outcome = "undeliverable"
+                    logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
+                else:
+                    logger.exception("answering failed: %s", job.ids)
+                    outcome = await self._tell(job, reply, GENERIC_FAILURE, "failed")
             self._observe(job, reply, outcome, started)
+
+    async def _tell(self, job: Job, reply: ThreadReply, text: str, outcome: str) -> str:
+        """Say in the thread what went wrong; the outcome, once we know if that worked."""
+        try:
+            await reply.fail(text)
+        except Exception as exc:
+            if not _cannot_reply(exc):
+                raise  # maybe transient: the job is retried
+            logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
+            return "undeliverable"
+        return outcome
 
     def _observe(self, job: Job, reply: ThreadReply, outcome: str, started: float) -> None:
         self.metrics.turns.labels(job.action, outcome).inc()
@@ -407,3 +438,8 @@ class Conversation:
                 kept.append(new.model_copy(update=same))
             turn.files = kept
         return lost
+
+
+def _cannot_reply(exc: BaseException) -> bool:
+    """Whether Slack refused a write for a reason that no retry will fix."""
+    return isinstance(exc, SlackApiError) and exc.response.get("error") in UNWRITABLE

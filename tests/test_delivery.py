@@ -160,3 +160,15 @@ async def test_a_turn_left_by_a_dead_process_is_answered_by_another(harness: Har
 
 async def _streaming(harness: Harness, ts: str) -> bool:
     return bool(harness.slack.reply_texts(CHANNEL, ts))
+
+
+async def test_a_thread_the_bot_cannot_post_in_is_given_up_not_retried(harness: Harness) -> None:
+    harness.slack.not_a_member.add("C0OUTSIDE")
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+
+    msg = await harness.mention("what?", channel="C0OUTSIDE", files=[shot])
+    await harness.settle()  # the turn left the queue: acknowledged, not pending for a retry
+
+    assert len(harness.claude.requests) == 1
+    assert harness.slack.reply_texts("C0OUTSIDE", msg["ts"]) == []
+    assert await harness.bot.services.redis.xlen(keys.STREAM) == 0

@@ -41,6 +41,19 @@ LOGIN_PAGE = """<!DOCTYPE html>
 <p>We suggest using the <strong>email address you use at work.</strong></p>
 <form id="signin_form" method="post"><input type="email" name="email"></form></div></body></html>
 """
+# What a bot may do only in channels it is a member of.
+MEMBER_METHODS = {
+    "chat.postMessage",
+    "chat.startStream",
+    "chat.appendStream",
+    "chat.stopStream",
+    "chat.update",
+    "chat.postEphemeral",
+    "conversations.replies",
+    "reactions.add",
+    "reactions.remove",
+    "assistant.threads.setStatus",
+}
 ENVELOPE_TYPES = ("events_api", "slash_commands", "interactive")
 SOCKET_HOST = "applink-fake-0"  # debug_info.host of hello/disconnect messages
 
@@ -229,6 +242,7 @@ class FakeSlack:
         self.uploaded_files: list[UploadedFile] = []
         self.views: list[Json] = []
         self.ephemerals: list[Json] = []
+        self.not_a_member: set[str] = set()  # channels the bot was never added to
         self._status: dict[tuple[str, str], str] = {}
         self._messages: dict[str, PostedMessage] = {}
         self._threads: dict[tuple[str, str], list[Json]] = {}
@@ -439,6 +453,9 @@ class FakeSlack:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 raise _Fail("unknown_method")
+            channel = call.args.get("channel") or call.args.get("channel_id")
+            if channel in self.not_a_member and method in MEMBER_METHODS:
+                raise _Fail("not_in_channel")
             body = handler(call.args)
         except _Fail as fail:
             answer: Json = {"ok": False, "error": fail.error}
