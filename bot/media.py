@@ -79,11 +79,13 @@ class PreparedMedia:
     original_width: int | None = None
     original_height: int | None = None
     notes: tuple[str, ...] = field(default=())
+    # The content hash that keys the upload cache. Hashed once here, in prepare's worker
+    # thread: hashing up to 50 MB on each read would block the event loop.
+    sha256: str = field(init=False)
 
-    @property
-    def sha256(self) -> str:
-        """The content hash that keys the upload cache."""
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        """Hash the bytes once, where they are made."""
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())  # frozen
 
     def ref(self, *, source_id: str, stored_id: str) -> FileRef:
         """How history refers to these bytes: where they came from and where they are stored."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
@@ -108,6 +109,15 @@ def test_an_image_over_the_byte_limit_is_re_encoded_within_it() -> None:
     assert len(prepared.data) <= 300_000
     assert prepared.media_type in ("image/webp", "image/jpeg")
     assert (prepared.original_width, prepared.original_height) == (800, 600)
+
+
+@pytest.mark.parametrize("data", [samples.png(), samples.heic(), samples.pdf()])
+def test_the_content_hash_is_computed_once_while_preparing(data: bytes) -> None:
+    prepared = media.prepare("file", data)
+
+    assert prepared.sha256 == hashlib.sha256(prepared.data).hexdigest()
+    # Stored, not hashed again on each read: reads happen on the event loop.
+    assert prepared.sha256 is prepared.sha256
 
 
 def test_the_native_long_edge_follows_the_model_generation() -> None:
