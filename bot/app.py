@@ -66,6 +66,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         max_tokens=settings.claude_max_tokens,
         media=media_limits(settings),
         url_sources=settings.claude_platform == "anthropic",
+        automatic_cache=settings.claude_platform == "anthropic",
         lock_seconds=settings.turn_claim_timeout_seconds,
         order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
     )

@@ -82,27 +82,34 @@ def build_request(
     template_prompt: str | None = None,
     sources: Mapping[str, dict[str, Any]] | None = None,
     label_images: bool = False,
+    automatic_cache: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for `messages.stream`: the planned conversation with its media.
 
     `sources` maps a file's SHA-256 to its `source` block when files travel inline (base64);
     without it, files are referenced by Files API id. `label_images` puts "Image N:" before
     each image, numbered across the request as `Plan.sent_images` numbers them.
+    Without `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block.
     """
     labels = itertools.count(1) if label_images else None
     messages = [
         _message(turn, plan.left_out.get(i, set()), sources or {}, labels)
         for i, turn in enumerate(plan.turns)
     ]
-    return {
+    request: dict[str, Any] = {
         "model": model,
         "max_tokens": max_tokens,
         # The template is the system prompt, so the user's own words stay the question.
         "system": f"{SYSTEM_PROMPT}\n\n{template_prompt}" if template_prompt else SYSTEM_PROMPT,
         "messages": _merged(messages),
-        # Caches the growing prefix, so follow-ups re-read the images' tokens cheaply.
-        "cache_control": {"type": "ephemeral"},
     }
+    # Caches the growing prefix, so follow-ups re-read the images' tokens cheaply. The
+    # top-level form is the Claude API's; a block breakpoint works on every platform.
+    if automatic_cache:
+        request["cache_control"] = {"type": "ephemeral"}
+    else:
+        request["messages"][-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+    return request
 
 
 def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set[int]]:

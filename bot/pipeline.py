@@ -83,6 +83,7 @@ class PipelineOptions:
     # Inline (base64) bytes per request: well under the API's 32 MB request limit.
     inline_budget: int = 24 * 1024 * 1024
     url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
+    automatic_cache: bool = True  # top-level cache_control: the Claude API's own
     lock_seconds: float = 60.0
     order_wait_seconds: float = 120.0
 
@@ -353,6 +354,7 @@ class Conversation:
             template_prompt=template.prompt,
             sources=await self.transport.sources(job.team_id, sent.sent_files()),
             label_images=locating,
+            automatic_cache=self.options.automatic_cache,
         )
         if not locating:
             text, usage = await stream_answer(self.claude, request, reply.append)

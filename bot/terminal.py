@@ -70,6 +70,7 @@ async def ask(
             plan=sent,
             template_prompt=template.prompt,
             sources=await store.sources(TERMINAL_WORKSPACE, sent.sent_files()),
+            automatic_cache=options.automatic_cache,
         )
 
         async def write(text: str) -> None:

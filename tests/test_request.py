@@ -51,3 +51,16 @@ def test_a_long_thread_keeps_its_first_exchange_and_latest_messages() -> None:
 def test_the_cut_moves_in_steps_so_the_cached_prefix_holds() -> None:
     cuts = {plan(thread(n), Turn(role="user", text="?")).dropped_messages for n in range(21, 25)}
     assert cuts == {TRIM_STEP}
+
+
+def test_bedrock_and_vertex_get_a_block_cache_breakpoint_instead_of_the_top_level_one() -> None:
+    sent = plan(thread(2), Turn(role="user", text="next?", files=[screenshot_ref()]))
+
+    direct = build_request(model="m", max_tokens=100, plan=sent)
+    cloud = build_request(model="m", max_tokens=100, plan=sent, automatic_cache=False)
+
+    assert direct["cache_control"] == {"type": "ephemeral"}
+    assert not any("cache_control" in b for m in direct["messages"] for b in m["content"])
+    assert "cache_control" not in cloud
+    marked = [b for m in cloud["messages"] for b in m["content"] if "cache_control" in b]
+    assert marked == [{"type": "text", "text": "next?", "cache_control": {"type": "ephemeral"}}]
