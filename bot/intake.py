@@ -119,8 +119,15 @@ class Intake:
         file_ids: list[str],
         template: str | None,
         question: str,
+        message_text: str = "",
+        default_question: str = "",
     ) -> bool:
         """Queue a question asked from the message shortcut's modal about one message."""
+        text = question.strip()
+        # The message's own words come first: a pasted stack trace may be all there is to
+        # look at. Verbatim, since a trace's indentation matters.
+        if about := message_text.strip():
+            text = f"The message asked about:\n{about}\n\n{text or default_question}".strip()
         job = _interaction_job(
             me,
             key=f"view:{view_id}",
@@ -129,7 +136,7 @@ class Intake:
             message_ts=message_ts,
             thread_ts=thread_ts,
             user_id=user_id,
-            text=question.strip(),
+            text=text,
             files=[SlackFile(id=file_id) for file_id in file_ids],
         )
         return await self.enqueue(job)

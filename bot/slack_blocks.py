@@ -12,6 +12,7 @@ SHORTCUT = "ask_claude"  # callback_id of the message shortcut
 MODAL = "ask_claude_modal"  # callback_id of the shortcut's modal
 MODAL_TEMPLATE_BLOCK, MODAL_TEMPLATE_ACTION = "template", "choice"
 MODAL_QUESTION_BLOCK, MODAL_QUESTION_ACTION = "question", "text"
+PRIVATE_METADATA_LIMIT = 3000  # characters Slack keeps of a view's private_metadata
 
 
 def _options(templates: Templates) -> list[dict[str, Any]]:
@@ -49,19 +50,13 @@ def shortcut_modal(
     templates: Templates, current: str, *, channel_id: str, message: dict[str, Any]
 ) -> dict[str, Any]:
     """The "Ask Claude about this…" modal for one message."""
-    metadata = {
-        "channel": channel_id,
-        "ts": message["ts"],
-        "thread_ts": message.get("thread_ts") or message["ts"],
-        "files": [f["id"] for f in message.get("files", []) if f.get("id")],
-    }
     return {
         "type": "modal",
         "callback_id": MODAL,
         "title": {"type": "plain_text", "text": "Ask Claude"},
         "submit": {"type": "plain_text", "text": "Ask"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps(metadata),
+        "private_metadata": _metadata(channel_id, message),
         "blocks": [
             {
                 "type": "input",
@@ -88,3 +83,31 @@ def shortcut_modal(
             },
         ],
     }
+
+
+def _metadata(channel_id: str, message: dict[str, Any]) -> str:
+    """What the modal's submission needs of the message, its text cut to fit Slack's limit."""
+    metadata = {
+        "channel": channel_id,
+        "ts": message["ts"],
+        "thread_ts": message.get("thread_ts") or message["ts"],
+        "files": [f["id"] for f in message.get("files", []) if f.get("id")],
+        "text": "",
+    }
+    # ASCII-only JSON: within the limit whether Slack counts characters or bytes.
+    room = PRIVATE_METADATA_LIMIT - len(json.dumps(metadata))
+    metadata["text"] = _cut(str(message.get("text") or ""), room)
+    return json.dumps(metadata)
+
+
+def _cut(text: str, room: int) -> str:
+    """`text`, or as much of it as fits in `room` characters of JSON, marked as cut."""
+    if len(json.dumps(text)) - 2 <= room:
+        return text
+    room -= len(json.dumps("…")) - 2
+    used = 0
+    for index, char in enumerate(text):
+        used += len(json.dumps(char)) - 2  # escapes take up to 12 characters
+        if used > room:
+            return text[:index] + "…"
+    return text

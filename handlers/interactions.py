@@ -60,6 +60,7 @@ def register(
         values = view["state"]["values"]
         choice = values[slack_blocks.MODAL_TEMPLATE_BLOCK][slack_blocks.MODAL_TEMPLATE_ACTION]
         question = values[slack_blocks.MODAL_QUESTION_BLOCK][slack_blocks.MODAL_QUESTION_ACTION]
+        chosen = (choice.get("selected_option") or {}).get("value")
         await intake.offer_shortcut(
             identity(context),
             view_id=view["id"],
@@ -68,6 +69,8 @@ def register(
             thread_ts=metadata["thread_ts"],
             user_id=body["user"]["id"],
             file_ids=metadata["files"],
-            template=(choice.get("selected_option") or {}).get("value"),
+            template=chosen,
             question=question.get("value") or "",
+            message_text=metadata.get("text", ""),  # none in modals an older version opened
+            default_question=templates.get(chosen).question,
         )

@@ -100,6 +100,35 @@ async def test_thread_choice_beats_channel_default_beats_describe(harness: Harne
     assert harness.slack.reply_texts(CHANNEL, first["ts"])[-1].endswith("_Template: chart_")
 
 
+async def open_shortcut(harness: Harness, message: dict[str, Any]) -> dict[str, Any]:
+    """Run "Ask Claude about this…" on `message`; the modal Slack opened."""
+    await harness.interact(
+        {
+            "type": "message_action",
+            "callback_id": slack_blocks.SHORTCUT,
+            "trigger_id": f"trigger-shortcut-{message['ts']}",
+            "channel": {"id": CHANNEL, "name": "general"},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": "https://hooks.slack.com/app/x",
+        }
+    )
+    view = harness.slack.views[-1]
+    assert view["callback_id"] == slack_blocks.MODAL
+    return view
+
+
+async def submit(harness: Harness, view: dict[str, Any], template: str, question: str) -> None:
+    """Submit the shortcut's modal with a template and a question, as a user would."""
+    values = {
+        "template": {"choice": {"type": "static_select", "selected_option": {"value": template}}},
+        "question": {"text": {"type": "plain_text_input", "value": question or None}},
+    }
+    await harness.interact(
+        {"type": "view_submission", "view": {**view, "state": {"values": values}}}
+    )
+
+
 async def test_the_message_shortcut_asks_with_the_chosen_template(harness: Harness) -> None:
     shot = harness.slack.add_file("F1", "dash.png", samples.png())
     message = {
@@ -109,38 +138,45 @@ async def test_the_message_shortcut_asks_with_the_chosen_template(harness: Harne
         "text": "look",
         "files": [shot],
     }
-    await harness.interact(
-        {
-            "type": "message_action",
-            "callback_id": slack_blocks.SHORTCUT,
-            "trigger_id": "trigger-shortcut",
-            "channel": {"id": CHANNEL, "name": "general"},
-            "message": message,
-            "message_ts": message["ts"],
-            "response_url": "https://hooks.slack.com/app/x",
-        }
-    )
-    (view,) = harness.slack.views
-    assert view["callback_id"] == slack_blocks.MODAL
-    values = {
-        "template": {
-            "choice": {"type": "static_select", "selected_option": {"value": "ui-review"}}
-        },
-        "question": {"text": {"type": "plain_text_input", "value": "is this accessible?"}},
-    }
-    await harness.interact(
-        {
-            "type": "view_submission",
-            "view": {**view, "state": {"values": values}},
-        }
-    )
+    view = await open_shortcut(harness, message)
+    await submit(harness, view, "ui-review", "is this accessible?")
 
     assert await harness.replies(message["ts"]) == [answer(1, 1, "ui-review")]
     request = harness.claude.requests[0]
     assert "accessibility" in request["system"]
-    assert request["messages"][0]["content"][-1]["text"] == "is this accessible?"
+    text = request["messages"][0]["content"][-1]["text"]
+    assert text == "The message asked about:\nlook\n\nis this accessible?"
     assert json.loads(view["private_metadata"])["files"] == ["F1"]
     assert harness.slack.calls_to("files.info")  # the modal carried only the file id
+
+
+async def test_the_message_shortcut_on_a_text_only_message_asks_about_its_text(
+    harness: Harness,
+) -> None:
+    error = "TypeError: Cannot read properties of undefined (reading 'total') at checkout.js:42"
+    message = {"type": "message", "user": "U0BOB", "ts": "1700000124.000100", "text": error}
+    view = await open_shortcut(harness, message)
+    await submit(harness, view, "debug", "")
+
+    (reply,) = await harness.replies(message["ts"])
+    assert reply == answer(0, 1, "debug")
+    (request,) = harness.claude.requests
+    text = request["messages"][0]["content"][-1]["text"]
+    assert error in text
+    assert text.endswith("What went wrong here, and how do I fix it?")  # debug's own question
+
+
+async def test_a_long_message_is_cut_to_fit_the_modals_metadata(harness: Harness) -> None:
+    long_text = "Traceback (most recent call last):\n" + '  File "app.py", line 1\n' * 400
+    message = {"type": "message", "user": "U0BOB", "ts": "1700000125.000100", "text": long_text}
+    view = await open_shortcut(harness, message)
+
+    assert len(view["private_metadata"]) <= 3000
+    carried = json.loads(view["private_metadata"])["text"]
+    assert carried.endswith("…") and long_text.startswith(carried[:-1])
+    await submit(harness, view, "debug", "why?")
+    await harness.settle()
+    assert carried in harness.claude.requests[0]["messages"][0]["content"][-1]["text"]
 
 
 async def test_forget_clears_the_thread_and_its_unshared_uploads(harness: Harness) -> None:
