@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.channel_settings import ChannelSettings
-from bot.templates import DEFAULT_TEMPLATE, Templates
+from bot.templates import Templates
 from bot.usage import KINDS, UsageCounters
 
 
@@ -47,7 +47,7 @@ class VisionCommand:
         return CommandReply(f"I don't know `{self.name} {text.strip()}`.\n\n{help_reply.text}")
 
     async def _help(self, team_id: str, channel_id: str) -> CommandReply:
-        template = await self.channels.template(team_id, channel_id) or DEFAULT_TEMPLATE
+        template = await self._channel_template(team_id, channel_id)
         auto = await self.channels.auto(team_id, channel_id)
         c = self.name
         return CommandReply(
@@ -86,13 +86,17 @@ class VisionCommand:
                 "alone until someone mentions me.",
                 in_channel=True,
             )
-        template = await self.channels.template(team_id, channel_id) or DEFAULT_TEMPLATE
+        template = await self._channel_template(team_id, channel_id)
         return CommandReply(
             f"<@{user_id}> turned on automatic answers: I'll answer every image shared in "
             f"this channel in its thread, with the *{template}* template. "
             f"`{self.name} auto off` stops it.",
             in_channel=True,
         )
+
+    async def _channel_template(self, team_id: str, channel_id: str) -> str:
+        """The template new questions here get (a default TEMPLATES_FILE dropped falls back)."""
+        return self.templates.get(await self.channels.template(team_id, channel_id)).name
 
     async def _usage(self, team_id: str) -> CommandReply:
         report = await self.usage.report(team_id)

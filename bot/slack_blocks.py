@@ -24,6 +24,20 @@ def _option(name: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": name[:75]}, "value": name}
 
 
+def _select(templates: Templates, current: str, action_id: str) -> dict[str, Any]:
+    """A static select of the templates, on `current` if it is one of its options."""
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": "Template"},
+        "options": _options(templates),
+    }
+    # Slack refuses the whole message or modal if initial_option isn't among the options.
+    if any(option["value"] == current for option in select["options"]):
+        select["initial_option"] = _option(current)
+    return select
+
+
 def template_select(templates: Templates, current: str) -> list[dict[str, Any]]:
     """Blocks for the bot's first answer in a thread: "Template: debug ▾"."""
     return [
@@ -33,15 +47,7 @@ def template_select(templates: Templates, current: str) -> list[dict[str, Any]]:
         },
         {
             "type": "actions",
-            "elements": [
-                {
-                    "type": "static_select",
-                    "action_id": TEMPLATE_SELECT,
-                    "placeholder": {"type": "plain_text", "text": "Template"},
-                    "initial_option": _option(current),
-                    "options": _options(templates),
-                }
-            ],
+            "elements": [_select(templates, current, TEMPLATE_SELECT)],
         },
     ]
 
@@ -62,12 +68,7 @@ def shortcut_modal(
                 "type": "input",
                 "block_id": MODAL_TEMPLATE_BLOCK,
                 "label": {"type": "plain_text", "text": "Template"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": MODAL_TEMPLATE_ACTION,
-                    "initial_option": _option(current),
-                    "options": _options(templates),
-                },
+                "element": _select(templates, current, MODAL_TEMPLATE_ACTION),
             },
             {
                 "type": "input",

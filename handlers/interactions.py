@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import slack_blocks
 from bot.channel_settings import ChannelSettings
 from bot.intake import Intake
-from bot.templates import DEFAULT_TEMPLATE, Templates
+from bot.templates import Templates
 from handlers.identity import identity
 
 
@@ -44,9 +44,10 @@ def register(
     ) -> None:
         await ack()
         channel_id = body["channel"]["id"]
-        current = await channels.template(identity(context).team_id, channel_id)
+        # The channel's default may be a template TEMPLATES_FILE no longer has.
+        current = templates.get(await channels.template(identity(context).team_id, channel_id))
         view = slack_blocks.shortcut_modal(
-            templates, current or DEFAULT_TEMPLATE, channel_id=channel_id, message=body["message"]
+            templates, current.name, channel_id=channel_id, message=body["message"]
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 

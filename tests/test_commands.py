@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import samples
-from tests.harness import CHANNEL, Harness, answer
+from tests.harness import CHANNEL, TEAM, Harness, answer
 
 
 async def test_help_explains_the_bot_and_shows_the_channel_template(harness: Harness) -> None:
@@ -128,3 +128,16 @@ async def test_auto_mode_leaves_files_that_are_not_images_or_pdfs_alone(harness:
     asked = await harness.mention("what's in here?", files=[logs])
     (note,) = await harness.replies(asked["ts"])
     assert "logs.zip" in note and "ZIP archive" in note
+
+
+async def test_a_channel_default_that_no_longer_exists_shows_as_the_default(
+    harness: Harness,
+) -> None:
+    # Chosen with `/vision use` while TEMPLATES_FILE still defined it.
+    await harness.bot.services.channels.set_template(TEAM, CHANNEL, "retired")
+
+    help_text = (await harness.command("help"))["text"]
+    auto_text = (await harness.command("auto on"))["text"]
+
+    assert "now *describe*" in help_text and "retired" not in help_text
+    assert "*describe* template" in auto_text and "retired" not in auto_text

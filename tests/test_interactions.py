@@ -221,3 +221,23 @@ async def test_without_streaming_the_select_rides_on_the_final_edit(harness: Har
     (message,) = harness.slack.messages(CHANNEL, msg["ts"])
     markdown = [b for b in message.blocks or [] if b["type"] == "markdown"]
     assert markdown[0]["text"] == answer(1, 1)
+
+
+def modal_select(view: dict[str, Any]) -> dict[str, Any]:
+    """The template select of the shortcut's modal."""
+    (block,) = [b for b in view["blocks"] if b["block_id"] == slack_blocks.MODAL_TEMPLATE_BLOCK]
+    return dict(block["element"])
+
+
+async def test_a_channel_default_that_no_longer_exists_opens_the_modal_on_the_default(
+    harness: Harness,
+) -> None:
+    # Chosen with `/vision use` while TEMPLATES_FILE still defined it.
+    await harness.bot.services.channels.set_template(TEAM, CHANNEL, "retired")
+    message = {"type": "message", "user": "U0BOB", "ts": "1700000126.000100", "text": "hm"}
+    view = await open_shortcut(harness, message)
+
+    select = modal_select(view)
+    # Slack refuses a view whose initial_option is not one of the select's options.
+    assert select["initial_option"] in select["options"]
+    assert select["initial_option"]["value"] == "describe"
