@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.media import MAX_PDF_PAGES
 from bot.models import FileRef, Turn
 
 # Past 20 images in one request Claude caps every image at 2000 px (images from earlier
@@ -113,19 +114,21 @@ def build_request(
 
 
 def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set[int]]:
-    """The oldest files past the image count or the inline byte budget."""
+    """The oldest files past the image count, the PDF page limit or the inline byte budget."""
     left_out: dict[int, set[int]] = {}
-    images = spent = 0
+    images = pages = spent = 0
     newest_first = [
         (t, f, ref) for t, turn in enumerate(turns) for f, ref in enumerate(turn.files)
     ][::-1]
     for t, f, ref in newest_first:
         cost = _base64_size(ref.size) if byte_budget is not None and not ref.url else 0
         over_count = ref.kind == "image" and images >= MAX_IMAGES
-        if over_count or (byte_budget is not None and spent + cost > byte_budget):
+        over_pages = pages + (ref.pages or 0) > MAX_PDF_PAGES
+        if over_count or over_pages or (byte_budget is not None and spent + cost > byte_budget):
             left_out.setdefault(t, set()).add(f)
             continue
         images += ref.kind == "image"
+        pages += ref.pages or 0
         spent += cost
     return left_out
 

@@ -79,6 +79,7 @@ class PreparedMedia:
     original_width: int | None = None
     original_height: int | None = None
     notes: tuple[str, ...] = field(default=())
+    pages: int | None = None  # PDFs
     # The content hash that keys the upload cache. Hashed once here, in prepare's worker
     # thread: hashing up to 50 MB on each read would block the event loop.
     sha256: str = field(init=False)
@@ -100,6 +101,7 @@ class PreparedMedia:
             height=self.height,
             original_width=self.original_width,
             original_height=self.original_height,
+            pages=self.pages,
             size=len(self.data),
         )
 
@@ -160,8 +162,8 @@ def prepare(name: str, data: bytes, limits: MediaLimits = MediaLimits()) -> Prep
         raise FileRefused(name, f"it is {phrase}, and I can read {READABLE}.")
     try:
         if media_type == "application/pdf":
-            _check_pdf(name, data, limits)
-            return PreparedMedia(name, data, media_type, "document")
+            pages = _check_pdf(name, data, limits)
+            return PreparedMedia(name, data, media_type, "document", pages=pages)
         return _prepare_image(name, data, media_type, limits)
     except FileRefused:
         raise
@@ -175,7 +177,8 @@ def prepare(name: str, data: bytes, limits: MediaLimits = MediaLimits()) -> Prep
         raise FileRefused(name, corrupt) from None
 
 
-def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> None:
+def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> int:
+    """The PDF's page count, once it is known Claude can read it."""
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
         raise FileRefused(name, "the PDF is password-protected. An unprotected copy would work.")
@@ -186,6 +189,7 @@ def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> None:
             f"it has {pages} pages and Claude reads at most {limits.pdf_pages} per request. "
             "Splitting it or sharing the pages that matter would work.",
         )
+    return pages
 
 
 def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits) -> PreparedMedia:

@@ -91,6 +91,7 @@ class FileRef(BaseModel):
     original_width: int | None = None
     original_height: int | None = None
     size: int = 0  # bytes sent
+    pages: int | None = None  # PDFs: Claude reads at most 100 pages per request
     url: str | None = None  # a public image link Claude fetches itself
 
 

@@ -266,7 +266,8 @@ class Conversation:
         if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
-                f"({MAX_IMAGES} images) I left out the oldest: {', '.join(names)}."
+                f"({MAX_IMAGES} images, {media.MAX_PDF_PAGES} PDF pages) I left out the oldest: "
+                f"{', '.join(names)}."
             )
         if sent.dropped_messages:
             notes.append(

@@ -187,6 +187,26 @@ async def test_unusable_files_are_refused_by_name_with_the_reason(
     assert harness.claude.uploads == [] and harness.claude.requests == []
 
 
+async def test_a_thread_of_pdfs_keeps_each_request_within_100_pages(harness: Harness) -> None:
+    one = harness.slack.add_file("F1", "q1.pdf", samples.pdf_pages(60), "application/pdf")
+    msg = await harness.mention("summarise", files=[one])
+    await harness.replies(msg["ts"])
+    two = harness.slack.add_file("F2", "q2.pdf", samples.pdf_pages(59), "application/pdf")
+
+    await harness.message("and this one?", thread_ts=msg["ts"], files=[two])
+    replies = await harness.replies(msg["ts"])
+
+    assert len(replies) == 2 and "Answer 2" in replies[1]
+    assert "100 PDF pages) I left out the oldest: q1.pdf" in replies[1]
+    documents = [
+        b
+        for m in harness.claude.requests[-1]["messages"]
+        for b in m["content"]
+        if b["type"] == "document"
+    ]
+    assert [d["source"]["file_id"] for d in documents] == [harness.claude.uploads[1].file_id]
+
+
 async def test_a_pdf_over_the_page_limit_is_refused(harness: Harness) -> None:
     (reply,) = await ask_about(harness, ("book.pdf", samples.pdf_pages(101), "application/pdf"))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 from PIL import Image
+from pypdf import PdfReader
 
 Json = dict[str, Any]
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -84,6 +85,7 @@ class _Stored:
 class _Scan:
     images: int = 0
     documents: int = 0
+    pdf_pages: int = 0
     dims: list[tuple[str, int, int]] = field(default_factory=list)
 
 
@@ -377,6 +379,8 @@ class FakeClaude:
             raise _bad(
                 f"messages: too many images and documents: {scan.images + scan.documents} > 100"
             )
+        if scan.pdf_pages > 100:
+            raise _bad("A maximum of 100 PDF pages may be provided.")
         limit = 2000 if scan.images > 20 else 8000
         if over := [p for p, w, h in scan.dims if max(w, h) > limit]:
             what = "for many-image requests" if scan.images > 20 else ""
@@ -448,6 +452,8 @@ class FakeClaude:
                 raise _bad(
                     f"{where}: documents must be application/pdf or text/plain, not {media_type}"
                 )
+            if media_type == "application/pdf":
+                scan.pdf_pages += len(PdfReader(io.BytesIO(data)).pages)
             return
         if sniff_image(data) is None or (size := _decoded_size(data)) is None:
             raise _bad("Could not process image")
