@@ -17,6 +17,18 @@ MESSAGE_LIMIT = 11_500
 STREAM_INTERVAL = 0.4  # chat.appendStream is Tier 4; this stays well inside it
 UPDATE_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min)
 PROGRESS_STATUS = "is looking at your image…"
+# assistant.threads.setStatus errors that mean this workspace won't take it at all: a token
+# or scope without the assistant feature, a Slack without the method, or a thread that is
+# not an assistant thread (invalid_arguments).
+STATUS_UNAVAILABLE = {
+    "not_allowed_token_type",
+    "missing_scope",
+    "no_permission",
+    "access_denied",
+    "unknown_method",
+    "method_deprecated",
+    "invalid_arguments",
+}
 
 
 class ThreadReply:
@@ -60,9 +72,12 @@ class ThreadReply:
                 )
                 return
             except SlackApiError as exc:
-                # The app lacks the assistant feature here: don't ask again in this process.
-                logger.info("setStatus refused (%s); reacting instead", exc.response.get("error"))
-                self._no_status.add(self.team_id)
+                error = exc.response.get("error")
+                logger.info("setStatus refused (%s); reacting instead", error)
+                if error in STATUS_UNAVAILABLE:
+                    # The app lacks the assistant feature here: don't ask again in this
+                    # process. Anything else (ratelimited, a hiccup) costs only this turn.
+                    self._no_status.add(self.team_id)
         try:
             await self.slack.reactions_add(
                 channel=self.channel, timestamp=self.message_ts, name="eyes"

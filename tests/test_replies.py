@@ -103,3 +103,37 @@ async def test_usage_is_logged_per_turn(harness: Harness, caplog: pytest.LogCapt
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answered")]
     assert f"ts={ts}" in line
     assert "input=" in line and "cache_read=" in line and "output=" in line
+
+
+async def ask_again(harness: Harness, file_id: str) -> str:
+    """Another question in a new thread, about a new image."""
+    shot = harness.slack.add_file(file_id, f"{file_id}.png", samples.png())
+    msg = await harness.mention("and this?", files=[shot])
+    await harness.settle()
+    return str(msg["ts"])
+
+
+async def test_a_transient_status_error_falls_back_for_that_turn_only(harness: Harness) -> None:
+    harness.slack.status_enabled = False
+    harness.slack.status_error = "ratelimited"
+    first = await ask(harness)
+    assert harness.slack.calls_to("reactions.add")[0].args["timestamp"] == first
+
+    harness.slack.status_enabled = True
+    second = await ask_again(harness, "F2")
+
+    assert len(harness.slack.calls_to("assistant.threads.setStatus")) == 2
+    assert harness.slack.statuses[-1][:2] == (CHANNEL, second)
+    assert len(harness.slack.calls_to("reactions.add")) == 1
+
+
+async def test_a_workspace_without_the_assistant_feature_is_not_asked_again(
+    harness: Harness,
+) -> None:
+    harness.slack.status_enabled = False  # not_allowed_token_type
+    await ask(harness)
+    harness.slack.status_enabled = True  # would now work, but this process stopped asking
+    await ask_again(harness, "F2")
+
+    assert len(harness.slack.calls_to("assistant.threads.setStatus")) == 1
+    assert len(harness.slack.calls_to("reactions.add")) == 2
