@@ -77,12 +77,12 @@ class ClaudeFiles:
         """Drop a cached id the Files API no longer knows, so the next use uploads again."""
         await self.cache.drop(team_id, sha256)
 
-    async def delete(self, team_id: str, sha256: str) -> None:
+    async def delete(self, team_id: str, ref: FileRef) -> None:
         """Delete uploaded bytes from the Files API (nobody refers to them any more)."""
-        file_id = await self.cache.get(team_id, sha256)
-        await self.cache.drop(team_id, sha256)
-        if file_id is None:
-            return
-        with contextlib.suppress(anthropic.NotFoundError):  # already expired or deleted
-            await self.client.files.delete(file_id)
-        logger.info("deleted %s from the Files API", file_id)
+        cached = await self.cache.get(team_id, ref.sha256)
+        await self.cache.drop(team_id, ref.sha256)
+        # The history's id outlives the cache entry (which expires before the file does).
+        for file_id in {ref.claude_file_id, cached or ""} - {""}:
+            with contextlib.suppress(anthropic.NotFoundError):  # already expired or deleted
+                await self.client.files.delete(file_id)
+            logger.info("deleted %s from the Files API", file_id)

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot import keys
-from bot.models import ThreadRef, Turn
+from bot.models import FileRef, ThreadRef, Turn
 
 
 class ThreadHistory:
@@ -117,13 +117,13 @@ class ThreadHistory:
                 pipe.expire(keys.meta(thread), self.ttl)
                 await pipe.execute()
 
-    async def forget(self, thread: ThreadRef, *, answered: str) -> list[str]:
-        """Delete the thread's turns and choices; the SHA-256s of uploads no thread uses now.
+    async def forget(self, thread: ThreadRef, *, answered: str) -> list[FileRef]:
+        """Delete the thread's turns and choices; the stored files no thread uses now.
 
         The thread stays marked as read, so what was posted before is not read again, and
         its ticket counters stay, so turns queued behind this one keep their order.
         """
-        shas = {r.sha256 for t in await self.turns(thread) for r in t.files if not r.url}
+        refs = {r.sha256: r for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread))
             pipe.hdel(keys.meta(thread), "engaged", "accepted", "template")
@@ -131,9 +131,9 @@ class ThreadHistory:
             pipe.expire(keys.meta(thread), self.ttl)
             await pipe.execute()
         unused = []
-        for sha in sorted(shas):
+        for sha, ref in sorted(refs.items()):
             if not await self._still_used(thread, sha):
-                unused.append(sha)
+                unused.append(ref)
         return unused
 
     async def _still_used(self, forgotten: ThreadRef, sha256: str) -> bool:

@@ -51,6 +51,6 @@ class InlineMedia:
     async def forget(self, team_id: str, sha256: str) -> None:
         """Nothing is cached besides the bytes themselves."""
 
-    async def delete(self, team_id: str, sha256: str) -> None:
+    async def delete(self, team_id: str, ref: FileRef) -> None:
         """Delete the kept bytes."""
-        await self.redis.delete(keys.inline_media(team_id, sha256))
+        await self.redis.delete(keys.inline_media(team_id, ref.sha256))

@@ -246,8 +246,8 @@ class Conversation:
         )
 
     async def _forget(self, job: Job, reply: ThreadReply) -> None:
-        for sha in await self.history.forget(job.thread, answered=job.request_key):
-            await self.transport.delete(job.team_id, sha)
+        for ref in await self.history.forget(job.thread, answered=job.request_key):
+            await self.transport.delete(job.team_id, ref)
         await reply.post(FORGOTTEN)
 
     async def _respond(

@@ -29,6 +29,6 @@ class Transport(Protocol):
         """Drop what is cached for these bytes, so the next store starts afresh."""
         ...
 
-    async def delete(self, team_id: str, sha256: str) -> None:
+    async def delete(self, team_id: str, ref: FileRef) -> None:
         """Delete the bytes for good (no thread uses them any more)."""
         ...

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from bot import slack_blocks
+from bot import keys, slack_blocks
 from tests import samples
 from tests.harness import CHANNEL, TEAM, USER, Harness, answer
 
@@ -210,6 +211,22 @@ async def test_forget_clears_the_thread_and_its_unshared_uploads(harness: Harnes
     assert harness.slack.calls_to("conversations.replies") == []
     assert await harness.replies(other["ts"]) == [answer(1, 2)]
     assert TEAM and USER
+
+
+async def test_forget_deletes_the_upload_even_after_its_cache_entry_expired(
+    harness: Harness,
+) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png("purple"))
+    msg = await harness.mention("a?", files=[shot])
+    await harness.replies(msg["ts"])
+    (upload,) = harness.claude.uploads
+    sha = hashlib.sha256(upload.data).hexdigest()
+    await harness.bot.services.redis.delete(keys.upload(TEAM, sha))  # the cache forgot it
+
+    await harness.mention("forget", thread_ts=msg["ts"])
+    await harness.settle()
+
+    assert not harness.claude.has_file(upload.file_id)
 
 
 async def test_without_streaming_the_select_rides_on_the_final_edit(harness: Harness) -> None:
