@@ -204,9 +204,14 @@ class Conversation:
         await reply.show_progress()
         history = await self.history.turns(job.thread)
         template = await self._template(job)
-        files, context = await self._new_material(job, history)
+        files, context, problem = await self._new_material(job, history)
         prepared = await self._prepare_all(job.team_id, files)
         self._add_links(job, prepared)
+        if problem and not prepared.refs and not prepared.refused:
+            # The question is most likely about an image up-thread that the bot can't see.
+            raise NothingToAnswer(f"{problem}.")
+        if problem:
+            prepared.notes.append(problem)
         if prepared.refused:
             await reply.post("\n".join(r.message for r in prepared.refused))
             if not prepared.refs:
@@ -308,15 +313,18 @@ class Conversation:
             )
             prepared.refs.append(ref)
 
-    async def _new_material(self, job: Job, history: list[Turn]) -> tuple[list[SlackFile], str]:
-        """This message's files, plus, when the bot joins a thread, what came before it."""
+    async def _new_material(
+        self, job: Job, history: list[Turn]
+    ) -> tuple[list[SlackFile], str, str | None]:
+        """This message's files, plus, when the bot joins a thread, what came before it (and
+        why it couldn't be read, if it couldn't)."""
         if history or await self.history.is_seeded(job.thread):
-            return list(job.files), ""
+            return list(job.files), "", None
         earlier = await read_earlier(self.slack, job)
         context = ""
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        return [*earlier.files, *job.files], context
+        return [*earlier.files, *job.files], context, earlier.problem
 
     async def _ask(
         self,

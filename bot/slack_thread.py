@@ -17,6 +17,10 @@ logger = logging.getLogger(__name__)
 # Non-Marketplace apps get one conversations.replies call a minute and 15 messages per call:
 # one page is what the bot reads, and it includes the parent, where screenshots usually are.
 PAGE = 15
+SCOPE_HINT = (
+    ": the app needs the channels:history, groups:history, im:history and mpim:history "
+    "scopes (see deploy/manifest.yml; reinstall the app after adding them)"
+)
 
 
 @dataclass
@@ -25,6 +29,7 @@ class EarlierMessages:
 
     files: list[SlackFile] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    problem: str | None = None  # why they could not be read, for the reader
 
 
 async def read_earlier(slack: AsyncWebClient, job: Job) -> EarlierMessages:
@@ -37,9 +42,10 @@ async def read_earlier(slack: AsyncWebClient, job: Job) -> EarlierMessages:
             channel=job.channel_id, ts=job.thread_ts, limit=PAGE
         )
     except SlackApiError as exc:
-        logger.warning(
-            "conversations.replies failed (%s) for %s", exc.response.get("error"), job.ids
-        )
+        error = exc.response.get("error", "unknown_error")
+        logger.warning("conversations.replies failed (%s) for %s", error, job.ids)
+        hint = SCOPE_HINT if error == "missing_scope" else ""
+        earlier.problem = f"I couldn't read the earlier messages of this thread (`{error}`){hint}"
         return earlier
     messages: list[dict[str, Any]] = response.get("messages", [])
     for message in messages:

@@ -41,6 +41,24 @@ async def test_a_mention_in_a_thread_uses_the_screenshot_above_it(harness: Harne
     assert mention["thread_ts"] == parent_ts
 
 
+async def test_a_thread_slack_wont_let_the_bot_read_is_explained(harness: Harness) -> None:
+    parent_ts = next_ts()
+    shot = harness.slack.add_file("F1", "crash.png", samples.png())
+    harness.slack.set_thread(
+        CHANNEL, parent_ts, [{"user": "U0BOB", "text": "down", "ts": parent_ts, "files": [shot]}]
+    )
+    harness.slack.errors["conversations.replies"] = "missing_scope"
+
+    await harness.mention("what does this mean?", thread_ts=parent_ts)
+    (reply,) = await harness.replies(parent_ts)
+
+    assert reply.startswith(
+        "I couldn't read the earlier messages of this thread (`missing_scope`): the app "
+        "needs the channels:history"
+    )
+    assert harness.claude.requests == []
+
+
 async def test_follow_ups_reuse_uploaded_images_without_a_mention(harness: Harness) -> None:
     shot = harness.slack.add_file("F1", "graph.png", samples.png())
     first = await harness.mention("what is this graph?", files=[shot])

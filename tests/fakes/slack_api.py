@@ -230,6 +230,7 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.file_requests: list[FileRequest] = []
         self.delays: dict[str, float] = {}
+        self.errors: dict[str, str] = {}  # method → the error it answers with (e.g. missing_scope)
         self.streaming_enabled = True
         self.status_enabled = True
         self.status_error = "not_allowed_token_type"
@@ -453,6 +454,8 @@ class FakeSlack:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 raise _Fail("unknown_method")
+            if error := self.errors.get(method):
+                raise _Fail(error)
             channel = call.args.get("channel") or call.args.get("channel_id")
             if channel in self.not_a_member and method in MEMBER_METHODS:
                 raise _Fail("not_in_channel")
