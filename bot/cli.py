@@ -17,6 +17,8 @@ from bot.terminal import ask, list_templates
 
 logger = logging.getLogger("bot")
 
+REDIS_CHECK_SECONDS = 5.0  # a Redis that can't answer a PING in this long can't serve turns
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `vision-bot` and `python -m bot`."""
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.require_socket()
         claude = claude_client(settings)  # names missing cloud credentials or extras
         asyncio.run(_check_bot_token(settings))
+        asyncio.run(_check_redis(settings))
     except ConfigError as exc:
         print(f"vision-bot: {exc}", file=sys.stderr)
         return 2
@@ -110,6 +113,36 @@ async def _check_bot_token(settings: Settings) -> None:
     finally:
         if client.session is not None:
             await client.session.close()
+
+
+async def _check_redis(settings: Settings) -> None:
+    """Stop at startup on a Redis the bot can't reach, rather than failing every event later."""
+    if settings.redis_url is None:
+        return  # the embedded store: nothing to reach
+    from bot.redis_conn import connect
+
+    where = _without_secrets(settings.redis_url)
+    try:
+        client = connect(settings.redis_url, max_connections=1)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL {where} is invalid: {exc}") from None
+    try:
+        await asyncio.wait_for(client.ping(), timeout=REDIS_CHECK_SECONDS)
+    except Exception as exc:  # refused, unknown host, wrong password, no primary, no answer
+        reason = str(exc).rstrip(".") or f"no answer in {REDIS_CHECK_SECONDS:g} s"
+        raise ConfigError(
+            f"REDIS_URL {where} is unreachable ({reason}): start Redis there or correct "
+            "REDIS_URL (host, port, password); unset it to run on an in-process store"
+        ) from None
+    finally:
+        await client.aclose()
+
+
+def _without_secrets(url: str) -> str:
+    """The URL without its user, password and query options, to name it in an error."""
+    scheme, sep, rest = url.partition("://")
+    # After the last @: a password may hold an unescaped / (or @).
+    return f"{scheme}{sep}{rest.rpartition('@')[2].partition('?')[0]}"
 
 
 def _configure_logging(level: str) -> None:
