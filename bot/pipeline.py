@@ -33,6 +33,7 @@ from bot.thread_order import turn_slot
 from bot.transport import Transport
 from bot.usage import UsageCounters
 
+FILES_IN_FLIGHT = 4  # per process: downloaded, prepared and stored at once
 # Slack errors that no retry will fix: the bot can't write in that thread at all.
 UNWRITABLE = {
     "not_in_channel",
@@ -135,7 +136,10 @@ class Conversation:
         self.metrics = metrics
         self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
-        self._decoding = asyncio.Semaphore(os.cpu_count() or 2)
+        self._decoding = asyncio.Semaphore(len(os.sched_getaffinity(0)) or 2)
+        # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
+        # pixels) in memory: a thread of many files must not hold them all at once.
+        self._in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
 
     async def handle(self, queued: QueuedJob) -> None:
@@ -410,13 +414,15 @@ class Conversation:
         return prepared
 
     async def _prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
-        data = await self.fetcher.fetch(file)
-        # Decoding and re-encoding are CPU work: keep them off the event loop.
-        async with self._decoding:
-            prepared = await asyncio.to_thread(
-                media.prepare, file.display_name, data, self.options.media
-            )
-        file_id = await self.transport.store(team_id, prepared)
+        async with self._in_flight:
+            data = await self.fetcher.fetch(file)
+            # Decoding and re-encoding are CPU work: keep them off the event loop.
+            async with self._decoding:
+                prepared = await asyncio.to_thread(
+                    media.prepare, file.display_name, data, self.options.media
+                )
+            del data
+            file_id = await self.transport.store(team_id, prepared)
         return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from bot import media
+from bot.pipeline import FILES_IN_FLIGHT
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 
@@ -205,6 +206,24 @@ async def test_a_thread_of_pdfs_keeps_each_request_within_100_pages(harness: Har
         if b["type"] == "document"
     ]
     assert [d["source"]["file_id"] for d in documents] == [harness.claude.uploads[1].file_id]
+
+
+EIGHT_COLORS = ("red", "green", "blue", "white", "black", "gray", "pink", "navy")
+
+
+async def test_many_files_are_downloaded_a_few_at_a_time(harness: Harness) -> None:
+    files = [
+        harness.slack.add_file(
+            f"F{i}", f"{i}.png", samples.png(color), chunk_size=64, chunk_delay=0.002
+        )
+        for i, color in enumerate(EIGHT_COLORS)
+    ]
+
+    msg = await harness.mention("compare them", files=files)
+    (reply,) = await harness.replies(msg["ts"])
+
+    assert reply.startswith("I see 8 image(s)")
+    assert 1 < harness.slack.most_downloads_at_once <= FILES_IN_FLIGHT  # parallel, bounded
 
 
 async def test_a_pdf_over_the_page_limit_is_refused(harness: Harness) -> None:

@@ -229,6 +229,8 @@ class FakeSlack:
         self.file_token: str | None = None  # token the file host wants; None: bot_token
         self.calls: list[SlackCall] = []
         self.file_requests: list[FileRequest] = []
+        self.most_downloads_at_once = 0
+        self._downloading = 0
         self.delays: dict[str, float] = {}
         self.errors: dict[str, str] = {}  # method → the error it answers with (e.g. missing_scope)
         self.streaming_enabled = True
@@ -1000,10 +1002,15 @@ class FakeSlack:
             resp.content_length = len(hosted.data)
         await resp.prepare(request)
         data, step = hosted.data, max(1, hosted.chunk_size)
-        with contextlib.suppress(ConnectionResetError):  # the client gave up, e.g. a size cap
-            for i in range(0, len(data), step):
-                await resp.write(data[i : i + step])
-                if hosted.chunk_delay:
-                    await asyncio.sleep(hosted.chunk_delay)
-            await resp.write_eof()
+        self._downloading += 1
+        self.most_downloads_at_once = max(self.most_downloads_at_once, self._downloading)
+        try:
+            with contextlib.suppress(ConnectionResetError):  # the client gave up, e.g. a cap
+                for i in range(0, len(data), step):
+                    await resp.write(data[i : i + step])
+                    if hosted.chunk_delay:
+                        await asyncio.sleep(hosted.chunk_delay)
+                await resp.write_eof()
+        finally:
+            self._downloading -= 1
         return resp
