@@ -122,10 +122,7 @@ async def _check_redis(settings: Settings) -> None:
     from bot.redis_conn import connect
 
     where = _without_secrets(settings.redis_url)
-    try:
-        client = connect(settings.redis_url, max_connections=1)
-    except ValueError as exc:
-        raise ConfigError(f"REDIS_URL {where} is invalid: {exc}") from None
+    client = connect(settings.redis_url, max_connections=1)  # ConfigError if malformed
     try:
         await asyncio.wait_for(client.ping(), timeout=REDIS_CHECK_SECONDS)
     except Exception as exc:  # refused, unknown host, wrong password, no primary, no answer

@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, unquote
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +34,24 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
     """
     if url is None:
         return _embedded(quiet)
-    if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
-        return _sentinel(url, max_connections)
-    if url.startswith(("redis+cluster://", "rediss+cluster://")):
-        return _cluster(url, max_connections)
-    # A burst of events must wait for a connection, not fail with MaxConnectionsError.
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=10, decode_responses=True
-    )
+    try:
+        if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+            return _sentinel(url, max_connections)
+        if url.startswith(("redis+cluster://", "rediss+cluster://")):
+            return _cluster(url, max_connections)
+        # A burst of events must wait for a connection, not fail with MaxConnectionsError.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=10, decode_responses=True
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"REDIS_URL is invalid ({exc}): see docs/deploy.md for the URL forms"
+        ) from None
     return Redis(connection_pool=pool)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """The primary's pool, waiting for a free connection like the plain URL's does."""
 
 
 def _embedded(quiet: bool) -> Redis:
@@ -57,16 +68,18 @@ def _embedded(quiet: bool) -> Redis:
 def _parts(url: str) -> tuple[bool, str | None, str | None, list[tuple[str, int]], list[str]]:
     """TLS or not, username, password, hosts, and the path's segments of a multi-host URL."""
     scheme, _, rest = url.partition("://")
+    rest, _, query = rest.partition("?")
     netloc, _, path = rest.partition("/")
-    path, _, query = path.partition("?")
     userinfo, _, hostlist = netloc.rpartition("@")
     username, _, password = userinfo.partition(":") if userinfo else ("", "", "")
     hosts = []
     for host in hostlist.split(","):
         name, _, port = host.rpartition(":")
+        if not port.isdigit():
+            raise ValueError(f"{host or 'a host'} needs a port, like host:26379")
         hosts.append((name.strip("[]") or "127.0.0.1", int(port)))
     if parse_qs(query):
-        raise ValueError("query options are not supported on Sentinel or Cluster URLs")
+        raise ValueError("Sentinel and Cluster URLs take no ?options")
     return (
         scheme.startswith("rediss"),
         unquote(username) or None,
@@ -85,7 +98,13 @@ def _sentinel(url: str, max_connections: int) -> Redis:
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         hosts, sentinel_kwargs=auth, **auth, decode_responses=True
     )
-    primary = sentinel.master_for(service, db=db, max_connections=max_connections)
+    primary = sentinel.master_for(
+        service,
+        connection_pool_class=_BlockingSentinelPool,
+        db=db,
+        max_connections=max_connections,
+        timeout=10,
+    )
     return cast(Redis, primary)
 
 

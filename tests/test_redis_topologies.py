@@ -6,6 +6,7 @@ check the key layout (one hash tag per thread) as well as the connection code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -14,7 +15,9 @@ import aiohttp
 import pytest
 
 from bot import keys
+from bot.errors import ConfigError
 from bot.models import ThreadRef
+from bot.redis_conn import connect
 from tests import redis_topologies, samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, TEAM, Harness, answer, make_settings, start_bot
@@ -60,3 +63,31 @@ async def test_a_conversation_runs_on_sentinel_and_cluster(
         finally:
             for bot in harness.bots:
                 await bot.stop()
+
+
+async def test_a_burst_on_sentinel_waits_for_a_connection_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    async with redis_topologies.sentinel(tmp_path) as url:
+        client = connect(url, max_connections=2)
+        try:
+            # Each BLPOP holds its connection for 0.1 s: ten of them need five turns of two.
+            results = await asyncio.gather(*(client.blpop([f"none{i}"], 0.1) for i in range(10)))
+        finally:
+            await client.aclose()
+    assert results == [None] * 10
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis+sentinel://127.0.0.1/vision", "needs a port"),
+        ("redis+sentinel://127.0.0.1:26379", "names the service"),
+        ("redis+cluster://127.0.0.1:7000?max_connections=5", "take no ?options"),
+        ("http://127.0.0.1:6379", "REDIS_URL is invalid"),
+    ],
+)
+def test_a_malformed_redis_url_is_named_in_one_line(url: str, named: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        connect(url)
+    assert str(error.value).startswith("REDIS_URL is invalid") and named in str(error.value)
