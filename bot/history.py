@@ -71,6 +71,11 @@ class ThreadHistory:
         values = await self.redis.hmget(keys.meta(thread), ["engaged", "accepted"])
         return any(values)
 
+    async def unaccept(self, thread: ThreadRef) -> None:
+        """Stop taking follow-ups in a thread where the bot has not answered after all."""
+        if not await self.is_engaged(thread):
+            await self.redis.hdel(keys.meta(thread), "accepted")
+
     async def is_seeded(self, thread: ThreadRef) -> bool:
         """Whether the thread's earlier Slack messages have already been read (or forgotten)."""
         return bool(await self.redis.hexists(keys.meta(thread), "seeded"))
@@ -92,11 +97,9 @@ class ThreadHistory:
             await pipe.execute()
 
     async def take_ticket(self, thread: ThreadRef, *, accept: bool = False) -> int:
-        """The arrival number of a new turn in this thread.
-
-        With `accept`, the thread takes follow-ups from now on: a reply posted while the
-        first answer is still being written is queued behind it, not dropped.
-        """
+        """The turn's arrival number in the thread; `accept` opens it to follow-ups at once."""
+        # Accepting now, not when the answer is saved, queues a reply posted while the first
+        # answer is still being written behind it, instead of dropping it.
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(keys.meta(thread), "tickets", 1)
             if accept:

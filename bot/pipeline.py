@@ -184,6 +184,9 @@ class Conversation:
                 else:
                     logger.exception("answering failed: %s", job.ids)
                     outcome = await self._tell(job, reply, GENERIC_FAILURE, "failed")
+            if outcome != "answered" and job.action == "answer":
+                # "Nothing to look at here" must not open the thread to every later reply.
+                await self.history.unaccept(job.thread)
             self._observe(job, reply, outcome, started)
 
     async def _tell(self, job: Job, reply: ThreadReply, text: str, outcome: str) -> str:

@@ -107,6 +107,18 @@ async def test_follow_ups_can_require_a_mention(harness: Harness) -> None:
     assert len(await harness.replies(first["ts"])) == 2
 
 
+async def test_a_thread_the_bot_could_not_answer_takes_no_follow_ups(harness: Harness) -> None:
+    first = await harness.mention("")
+    (reply,) = await harness.replies(first["ts"])
+    assert reply.startswith("I don't see anything to look at here")
+
+    await harness.message("ok, so what do we do?", thread_ts=first["ts"])
+    await harness.settle()
+
+    assert harness.slack.reply_texts(CHANNEL, first["ts"]) == [reply]
+    assert harness.claude.requests == []
+
+
 async def test_any_direct_message_is_answered(harness: Harness) -> None:
     dm = "D0DIRECT"
     text_only = await harness.message("hello there", channel=dm, channel_type="im")
