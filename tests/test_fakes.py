@@ -447,6 +447,15 @@ def modal(title: str = "Ask about an image", **extra: Any) -> dict[str, Any]:
     return {**view, **extra}
 
 
+def _select_with_initial(value: str) -> dict[str, Any]:
+    def option(v: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": v}, "value": v}
+
+    select = {"type": "static_select", "action_id": "pick", "options": [option("a")]}
+    select["initial_option"] = option(value)
+    return {"type": "actions", "elements": [select]}
+
+
 async def test_views_open_and_update(slack: FakeSlack, web: AsyncWebClient) -> None:
     opened = await web.views_open(trigger_id="t1", view=modal(callback_id="ask"))
     view = opened["view"]
@@ -463,6 +472,8 @@ async def test_views_open_and_update(slack: FakeSlack, web: AsyncWebClient) -> N
         {**modal(), "type": "home"},
         {"type": "modal", "title": {"type": "plain_text", "text": "T"}},
         {**modal(), "title": {"type": "mrkdwn", "text": "T"}},
+        modal(private_metadata="x" * 3001),
+        modal(blocks=[_select_with_initial("b")]),  # initial_option must be an option
     ):
         with pytest.raises(SlackApiError, match="invalid_arguments"):
             await web.views_open(trigger_id="t3", view=bad)
@@ -479,6 +490,7 @@ async def test_views_open_and_update(slack: FakeSlack, web: AsyncWebClient) -> N
         await web.views_update(external_id="nope", view=modal())
     with pytest.raises(SlackApiError, match="hash_conflict"):
         await web.views_update(view_id=view["id"], view=modal(), hash="stale")
+    await web.views_open(trigger_id="t5", view=modal(blocks=[_select_with_initial("a")]))
 
 
 async def test_post_ephemeral(slack: FakeSlack, web: AsyncWebClient) -> None:

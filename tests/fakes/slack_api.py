@@ -183,7 +183,22 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
                 raise _Fail("invalid_blocks")
     if markdown > MARKDOWN_LIMIT:  # cumulative limit of markdown blocks in one payload
         raise _Fail("invalid_blocks")
+    for select in _elements(blocks, "static_select"):
+        options = select.get("options")
+        if not isinstance(options, list) or not 0 < len(options) <= 100:
+            raise _Fail("invalid_blocks")
+        if "initial_option" in select and select["initial_option"] not in options:
+            raise _Fail("invalid_blocks")  # Slack: must match one of the options exactly
     return blocks
+
+
+def _elements(blocks: list[Json], kind: str) -> list[Json]:
+    """The interactive elements of type `kind` in blocks (accessories, actions, inputs)."""
+    found = []
+    for block in blocks:
+        candidates = [block.get("accessory"), block.get("element"), *block.get("elements", [])]
+        found += [e for e in candidates if isinstance(e, dict) and e.get("type") == kind]
+    return found
 
 
 def _plain_text(obj: Any, pointer: str, limit: int) -> list[str]:
@@ -763,6 +778,10 @@ class FakeSlack:
                 errors.append("[ERROR] invalid blocks [json-pointer:/view/blocks]")
             if "submit" not in view and any(b.get("type") == "input" for b in blocks):
                 errors.append("[ERROR] must provide a submit property when using input blocks")
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            errors.append(
+                "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+            )
         callback_id = view.get("callback_id", "")
         if not isinstance(callback_id, str) or len(callback_id) > 255:
             errors.append("[ERROR] must be at most 255 characters [json-pointer:/view/callback_id]")
