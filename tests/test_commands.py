@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from bot import keys
 from tests import samples
 from tests.harness import CHANNEL, TEAM, Harness, answer
 
@@ -91,6 +94,30 @@ async def test_usage_reports_tokens_per_channel_today_and_this_month(harness: Ha
     assert "<#C0OTHER>" in today
     outputs = sum(u["output_tokens"] for u in usage)
     assert f"{outputs:,} output" in today.split("*all channels*")[1]
+
+
+async def test_usage_adds_up_the_last_30_days_and_counts_cached_tokens(harness: Harness) -> None:
+    redis = harness.bot.services.redis
+    today = datetime.now(UTC).date()
+    for back, channel, counts in [
+        (0, CHANNEL, {"input": 10, "cache_read": 900, "cache_write": 5, "output": 7}),
+        (5, CHANNEL, {"input": 100, "cache_read": 0, "cache_write": 0, "output": 20}),
+        (29, "C0OTHER", {"input": 1000, "cache_read": 50, "cache_write": 0, "output": 3}),
+        (30, CHANNEL, {"input": 99999, "cache_read": 0, "cache_write": 0, "output": 0}),
+    ]:
+        day = (today - timedelta(days=back)).isoformat()
+        await redis.hset(
+            keys.usage(TEAM, day), mapping={f"{channel}:{k}": v for k, v in counts.items()}
+        )
+
+    text = (await harness.command("usage"))["text"]
+
+    today_part, month = text.split("*Last 30 days*")
+    assert f"<#{CHANNEL}>: 15 input · 900 cached · 7 output" in today_part
+    assert "C0OTHER" not in today_part
+    assert f"<#{CHANNEL}>: 115 input · 900 cached · 27 output" in month  # 30 days ago: out
+    assert "<#C0OTHER>: 1,000 input · 50 cached · 3 output" in month
+    assert "*all channels*: 1,115 input · 950 cached · 30 output" in month
 
 
 @pytest.mark.parametrize("settings_overrides", [{"slash_command": "/eyes"}])
