@@ -101,7 +101,8 @@ class ThreadReply:
         """Send what is left, close the message (with `blocks` under it) and clear progress."""
         if footer:
             self._buffer += f"\n\n{footer}"
-        await self._flush()
+        # Without streaming, the edit that adds the blocks carries the last words too.
+        await self._flush(defer_edit=bool(blocks) and not self._streaming)
         await self._close(blocks)
         await self._clear_progress()
 
@@ -120,8 +121,9 @@ class ThreadReply:
         else:
             await self.finish(footer=f"_{text}_")
 
-    async def _flush(self) -> None:
-        """Move buffered text into messages, starting a new one when one is full."""
+    async def _flush(self, *, defer_edit: bool = False) -> None:
+        """Move buffered text into messages, starting a new one when one is full (leaving
+        the last edit of a posted message to the caller with `defer_edit`)."""
         while len(self._text) + len(self._buffer) > MESSAGE_LIMIT:
             chunk, self._buffer = _split(self._buffer, MESSAGE_LIMIT - len(self._text))
             self._text += chunk
@@ -129,7 +131,8 @@ class ThreadReply:
             await self._close()
         self._text += self._buffer
         self._buffer = ""
-        await self._sync()
+        if not (defer_edit and self._ts is not None):
+            await self._sync()
 
     async def _sync(self) -> None:
         """Bring Slack's copy of the current message up to date."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -46,6 +47,20 @@ async def test_without_streaming_it_posts_then_edits(harness: Harness) -> None:
     assert harness.slack.calls_to("reactions.add")[0].args["name"] == "eyes"
     assert harness.slack.calls_to("reactions.remove")
     assert harness.slack.calls_to("chat.postMessage")[0].args["markdown_text"]
+    assert harness.slack.reply_texts(CHANNEL, ts) == [f"{harness.claude.reply}\n\n{FOOTER}"]
+
+
+async def test_without_streaming_edits_come_at_most_once_a_second(harness: Harness) -> None:
+    harness.slack.streaming_enabled = False
+    harness.claude.reply = "Words arriving slowly. " * 12
+    harness.claude.chunk_delay = 0.08  # about 2.8 s of answer
+    ts = await ask(harness)
+
+    edits = [c.at for c in harness.slack.calls_to("chat.update")]
+    assert len(edits) >= 2  # the answer grew in place while Claude wrote it
+    gaps = [later - earlier for earlier, later in itertools.pairwise(edits)]
+    # The final edit (footer and template menu) may follow at once; the others wait.
+    assert all(gap >= 0.95 for gap in gaps[:-1]), gaps
     assert harness.slack.reply_texts(CHANNEL, ts) == [f"{harness.claude.reply}\n\n{FOOTER}"]
 
 

@@ -65,6 +65,7 @@ class SlackCall:
     method: str
     args: dict[str, Any]
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
