@@ -7,6 +7,7 @@ import io
 import logging
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Literal, cast
@@ -30,6 +31,9 @@ READABLE = "PNG, JPEG, GIF, WebP, HEIC, AVIF, TIFF, BMP and ICO images, and PDFs
 MAX_SIDE = 8000  # Claude refuses images larger than this on either side
 # Checked from the header before decoding: a small file can claim a huge canvas.
 MAX_DECODE_PIXELS = 89_000_000  # just under Pillow's own bomb warning
+# _check_canvas refuses those images by their header before any decoding, with a reply:
+# Pillow's warning about them would only be noise in the logs.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 MAX_PDF_PAGES = 100
 DIRECT_API_IMAGE_BYTES = 10 * 1024 * 1024 * 3 // 4  # 10 MB once base64-encoded
 NATIVE_LONG_EDGE = 2576  # models from the Claude Opus 4.7 generation on
