@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 
@@ -142,3 +144,19 @@ async def test_an_expired_file_is_fetched_again_and_the_turn_retried(harness: Ha
     await harness.settle()
     assert len(harness.claude.uploads) == 2
     assert harness.slack.reply_texts(CHANNEL, first["ts"])[-1].startswith("I see 1 image(s)")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"download_timeout_seconds": 0.5}])
+async def test_a_download_that_takes_too_long_is_refused_and_the_rest_answered(
+    harness: Harness,
+) -> None:
+    slow = harness.slack.add_file(
+        "F1", "slow.png", samples.screenshot((400, 300)), chunk_size=256, chunk_delay=0.1
+    )
+    quick = harness.slack.add_file("F2", "quick.png", samples.png())
+    msg = await harness.mention("what are these?", files=[slow, quick])
+
+    notes, answered = await harness.replies(msg["ts"])
+
+    assert "slow.png" in notes and "timed out" in notes
+    assert answered == answer(1, 1)
