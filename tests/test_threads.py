@@ -81,6 +81,23 @@ async def test_follow_ups_reuse_uploaded_images_without_a_mention(harness: Harne
     assert last["cache_control"] == {"type": "ephemeral"}
 
 
+async def test_a_follow_up_reads_the_first_turn_from_the_prompt_cache(harness: Harness) -> None:
+    harness.claude.min_cache_tokens = 10  # the fake counts a file block as a few tokens
+    shot = harness.slack.add_file("F1", "graph.png", samples.png())
+    first = await harness.mention("what is this graph?", files=[shot])
+    await harness.replies(first["ts"])
+
+    await harness.message("and the spike at noon?", thread_ts=first["ts"])
+    await harness.replies(first["ts"])
+
+    first_usage, second_usage = (r["usage"] for r in harness.claude.responses)
+    assert first_usage["cache_read_input_tokens"] == 0
+    # The earlier exchange is sent byte for byte as before, so Claude reads it from cache.
+    assert second_usage["cache_read_input_tokens"] >= first_usage["cache_creation_input_tokens"]
+    usage = (await harness.command("usage"))["text"]
+    assert f"{second_usage['cache_read_input_tokens']:,} cached" in usage
+
+
 async def test_new_images_in_the_thread_join_the_conversation(harness: Harness) -> None:
     first_shot = harness.slack.add_file("F1", "before.png", samples.png("red"))
     first = await harness.mention("what is this?", files=[first_shot])
