@@ -1,6 +1,6 @@
 """Benchmark what the bot downloads, uploads and spends on a screenshot, a photo and a PDF.
 
-Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14):
+Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14, or BENCH_REDIS_URL):
 
     .venv/bin/python scripts/bench_media.py [--runs N]
 """
@@ -36,7 +36,8 @@ from tests.harness import CHANNEL, TEAM, Harness, make_settings, start_bot
 
 MODEL = "claude-sonnet-5-5"  # the default CLAUDE_MODEL
 LIMITS = MediaLimits(long_edge=native_long_edge(MODEL))
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# A database of its own: it is flushed, and no other bot may share its turn queue.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WORDS = "error worker deploy checkout request timeout retry cache queue user token status payment"
 WORDS += " service build failed passed commit branch review latency p99 region"
 

@@ -1,6 +1,6 @@
 """Benchmark the Files API against base64: bytes and time of a 10-turn thread on one screenshot.
 
-Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 13):
+Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 13, or BENCH_REDIS_URL):
 
     .venv/bin/python scripts/bench_transport.py [--runs N]
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
@@ -31,7 +32,8 @@ from tests.harness import CHANNEL, TEAM, Harness, make_settings, start_bot
 
 Transport = Literal["files", "base64"]
 TRANSPORTS: tuple[Transport, ...] = ("files", "base64")
-REDIS_URL = "redis://127.0.0.1:6379/13"
+# A database of its own: it is flushed, and no other bot may share its turn queue.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 QUESTIONS = [
     "what does this error mean?",  # turn 1: the @-mention on the screenshot
     "which service throws it?",
