@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 def strip_mentions(text: str, bot_user_id: str | None) -> str:
     """The question without the bot's own `<@U…>` mention."""
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+        # Only the mention and the space before it go: indentation in code stays.
+        text = re.sub(rf"[ \t]?<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
+    return text.strip()
 
 
 _LINK = re.compile(r"<(https://[^|>\s]+)(?:\|[^>]*)?>")

@@ -25,6 +25,17 @@ async def test_mention_on_a_screenshot_is_answered_in_its_thread(harness: Harnes
     assert upload.data == samples.png()
 
 
+async def test_the_question_keeps_its_code_indentation(harness: Harness) -> None:
+    shot = harness.slack.add_file("F1", "error.png", samples.png())
+    code = "```\ndef f():\n    return  1\n```"
+    msg = await harness.mention(f"why does\n{code}\nfail here?", files=[shot])
+    await harness.replies(msg["ts"])
+
+    (request,) = harness.claude.requests
+    question = request["messages"][0]["content"][-1]["text"]
+    assert question == f"why does\n{code}\nfail here?"
+
+
 async def test_several_images_go_in_one_request_in_the_order_shared(harness: Harness) -> None:
     files = [
         harness.slack.add_file("F1", "a.png", samples.png("red")),
