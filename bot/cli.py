@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "serve":
         _serve(settings, templates, claude, args.port or settings.port)
     else:
-        asyncio.run(_socket(settings, templates, claude))
+        asyncio.run(_socket(settings, templates, claude, args.port))
     return 0
 
 
@@ -66,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="HTTP mode: Slack posts to /slack/events")
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT, else 3000)")
-    sub.add_parser("socket", help="Socket Mode: no public URL needed (needs SLACK_APP_TOKEN)")
+    socket_cmd = sub.add_parser(
+        "socket", help="Socket Mode: no public URL needed (needs SLACK_APP_TOKEN)"
+    )
+    socket_cmd.add_argument(
+        "--port", type=int, help="also serve /healthz and /metrics on this port (default: none)"
+    )
     ask_cmd = sub.add_parser(
         "ask",
         usage="vision-bot ask FILE... [--template NAME] [QUESTION]",
@@ -166,10 +171,14 @@ def _serve(settings: Settings, templates: Templates, claude: ClaudeClient, port:
     web.run_app(make_app(), port=port, print=None, shutdown_timeout=30)
 
 
-async def _socket(settings: Settings, templates: Templates, claude: ClaudeClient) -> None:
+async def _socket(
+    settings: Settings, templates: Templates, claude: ClaudeClient, port: int | None
+) -> None:
+    from aiohttp import web
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import build_bolt, build_services
+    from bot.server import READY, build_health_app
 
     services = build_services(settings, templates=templates, claude=claude)
     await services.queue.ensure_group()
@@ -178,13 +187,22 @@ async def _socket(settings: Settings, templates: Templates, claude: ClaudeClient
     handler = AsyncSocketModeHandler(
         build_bolt(services, socket_mode=True), settings.slack_app_token.get_secret_value()
     )
+    health = build_health_app(services)
+    runner = web.AppRunner(health)
+    if port:
+        await runner.setup()
+        await web.TCPSite(runner, port=port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await handler.connect_async()  # type: ignore[no-untyped-call]
+    health[READY]["ready"] = True
     logger.info("ready: connected to Slack over Socket Mode")
     await stop.wait()
+    health[READY]["ready"] = False
     await handler.close_async()  # type: ignore[no-untyped-call]
     await services.workers.stop()
     await services.close()
+    if port:
+        await runner.cleanup()

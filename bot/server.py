@@ -45,6 +45,16 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
     return app
 
 
+def build_health_app(services: Services) -> web.Application:
+    """`GET /healthz` and `GET /metrics` alone, for Socket Mode (ready once it says so)."""
+    app = web.Application()
+    app[SERVICES] = services
+    app[READY] = {"ready": False}
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
 async def _slack_events(request: web.Request) -> web.Response:
     if not request.app[READY]["ready"]:
         # Shutting down: Slack retries elsewhere or later.

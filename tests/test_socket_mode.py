@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests import samples
@@ -15,6 +16,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, USER, answer, eventually, next_ts
 from tests.processes import bot_env, spawn
+from tests.redis_topologies import free_port
 
 
 @pytest.fixture
@@ -95,6 +97,37 @@ async def test_sigterm_finishes_the_answer_in_flight_closes_the_socket_and_exits
     (reply,) = slack.reply_texts(CHANNEL, ts)
     assert reply.startswith(claude.reply)  # finished, footer and all
     assert await _finished(slack, ts)
+
+
+async def test_socket_mode_serves_health_and_metrics_on_the_port_given(
+    slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = bot_env(slack, claude, SLACK_APP_TOKEN=slack.app_token, REDIS_URL=TEST_REDIS_URL)
+    process = await spawn("socket", "--port", str(port), env=env, cwd=tmp_path)
+    try:
+        assert await slack.wait_socket_connected(timeout=30)
+        async with aiohttp.ClientSession() as http:
+
+            async def healthy() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(healthy, timeout=10)
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert "vision_bot_turns" in await response.text()
+            async with http.post(f"http://127.0.0.1:{port}/slack/events", data="{}") as response:
+                assert response.status in (404, 405)  # events come over the socket only
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+        assert process.returncode == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def _finished(slack: FakeSlack, ts: str) -> bool:
