@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from bot.channel_settings import ChannelSettings
-from bot.history import ThreadHistory
+from bot.history import ENQUEUE_LEASE_MS, ThreadHistory
 from bot.models import Job, SlackFile
 from bot.queue import TurnQueue
 from bot.slack_text import image_links, strip_mentions
@@ -22,6 +24,7 @@ _VISUAL_FILETYPES = {
     *("png", "jpg", "jpeg", "gif", "webp", "heic", "heif", "avif", "tiff", "tif", "bmp", "ico"),
     "pdf",
 }
+BUSY_POLL_SECONDS = 0.02
 FORGET_WORDS = {"forget", "forget this", "forget this thread", "forget everything"}
 
 
@@ -67,19 +70,43 @@ class Intake:
 
     async def enqueue(self, job: Job) -> bool:
         """Queue a job unless the same request was queued before; True if queued now."""
+        # The request's seen mark and the thread's ticket counter share the thread's hash
+        # slot, so marking and ticketing are one atomic script even on Redis Cluster; the
+        # stream is one global key in another slot, so the XADD is a second step, made
+        # recoverable instead: until the job is on the stream the mark holds the ticket under
+        # a short lease. If the XADD fails, `abandon` drops the mark (Slack's retry gets in)
+        # and frees the ticket (later turns don't wait for it). If this process dies first,
+        # the lease runs out: a redelivery takes the turn over with the same ticket, and
+        # later turns in the thread skip the ticket instead of waiting for it.
         key = job.request_key
-        if not await self.queue.claim_message(job.team_id, job.channel_id, key):
+        # Any accepted question (not `forget`) opens the thread to follow-ups at once.
+        accept = self.follow_ups and job.action == "answer"
+        deadline = time.monotonic() + ENQUEUE_LEASE_MS / 1000 + 1
+        admission = await self.history.admit(job.thread, key, accept=accept)
+        while admission.outcome == "busy":
+            # Another delivery is queueing it this instant, or died doing so: wait to see
+            # which, rather than drop a turn a dead process had taken.
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another delivery is still queueing {job.ids}")
+            await asyncio.sleep(BUSY_POLL_SECONDS)
+            admission = await self.history.admit(job.thread, key, accept=accept)
+        if admission.outcome == "duplicate":
             logger.debug("duplicate delivery ignored: %s", job.ids)
             return False
         try:
-            # Any accepted question (not `forget`) opens the thread to follow-ups at once.
-            accept = self.follow_ups and job.action == "answer"
-            ticket = await self.history.take_ticket(job.thread, accept=accept)
-            await self.queue.push(job, ticket)
+            await self.queue.push(job, admission.ticket)
         except Exception:
             # Let Slack's retry try again rather than lose the request.
-            await self.queue.release_message(job.team_id, job.channel_id, key)
+            await self.history.abandon(job.thread, key, admission.ticket)
             raise
+        try:
+            await self.history.queued(job.thread, key, admission.ticket)
+        except Exception:
+            # The job is on the stream, so Slack gets its ack. A copy of the event arriving
+            # after the lease could queue it again; the worker's was_answered check skips it.
+            logger.warning("could not mark %s queued", job.ids, exc_info=True)
+        if admission.outcome == "resumed":
+            logger.warning("queued a turn an earlier delivery had left half-queued: %s", job.ids)
         logger.info("queued %s", job.ids)
         return True
 

@@ -32,7 +32,7 @@ def turns_by_tag(tag: str) -> str:
 
 
 def meta(thread: ThreadRef) -> str:
-    """Hash of the thread's state: engaged, seeded, ticket counters."""
+    """Hash of the thread's state: engaged, seeded, ticket counters, enqueue leases."""
     return f"{PREFIX}:thread:{thread_tag(thread)}:meta"
 
 
@@ -46,9 +46,13 @@ def thread_keys(thread: ThreadRef) -> tuple[str, ...]:
     return (turns(thread), meta(thread))
 
 
-def seen(team_id: str, channel_id: str, message_ts: str) -> str:
-    """Marks a Slack message as accepted, so duplicates and retries are dropped."""
-    return f"{PREFIX}:seen:{team_id}:{channel_id}:{message_ts}"
+def seen(thread: ThreadRef, request_key: str) -> str:
+    """Marks a request as accepted, so duplicates and retries are dropped.
+
+    Under the thread's tag, so marking it and taking the turn's ticket is one atomic step
+    on Redis Cluster too.
+    """
+    return f"{PREFIX}:thread:{thread_tag(thread)}:seen:{request_key}"
 
 
 def upload(team_id: str, sha256: str) -> str:

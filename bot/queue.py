@@ -29,7 +29,7 @@ class QueuedJob:
 
 
 class TurnQueue:
-    """Accepts each Slack message once and hands it to exactly one worker at a time."""
+    """Hands each queued job to exactly one worker at a time."""
 
     def __init__(self, redis: Redis, consumer: str) -> None:
         self.redis = redis
@@ -42,15 +42,6 @@ class TurnQueue:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-
-    async def claim_message(self, team_id: str, channel_id: str, message_ts: str) -> bool:
-        """True the first time a message is seen; duplicates and retries get False."""
-        key = keys.seen(team_id, channel_id, message_ts)
-        return bool(await self.redis.set(key, 1, nx=True, ex=keys.SEEN_TTL_SECONDS))
-
-    async def release_message(self, team_id: str, channel_id: str, message_ts: str) -> None:
-        """Undo a claim whose job could not be queued, so Slack's retry gets through."""
-        await self.redis.delete(keys.seen(team_id, channel_id, message_ts))
 
     async def push(self, job: Job, ticket: int) -> str:
         """Append a job to the stream."""

@@ -32,14 +32,15 @@ async def turn_slot(
 ) -> AsyncIterator[None]:
     """Hold the thread's lock for the turn with `ticket`, after the turns before it.
 
-    A turn whose predecessor never shows up (its job was lost) waits at most
-    `order_wait_seconds`, so one lost job cannot stall a thread forever.
+    A ticket whose job never reached the queue is skipped once its enqueue lease is over
+    (see `Intake.enqueue`); a turn whose predecessor never shows up for another reason waits
+    at most `order_wait_seconds`, so one lost job cannot stall a thread forever.
     """
     lock = redis.lock(keys.lock(thread), timeout=lock_seconds, sleep=POLL_SECONDS)
     deadline = time.monotonic() + order_wait_seconds
     while True:
         await lock.acquire()
-        if ticket <= await history.served(thread) + 1 or time.monotonic() > deadline:
+        if await history.is_due(thread, ticket) or time.monotonic() > deadline:
             break
         await lock.release()
         await asyncio.sleep(POLL_SECONDS)
