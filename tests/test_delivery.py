@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+
+import aiohttp
 
 from bot import keys
 from bot.models import ThreadRef
 from tests import samples
-from tests.harness import CHANNEL, TEAM, Harness, eventually, next_ts, start_bot
+from tests.conftest import TEST_REDIS_URL
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import (
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    Harness,
+    eventually,
+    make_settings,
+    next_ts,
+    start_bot,
+)
+from tests.processes import bot_env, spawn
+from tests.redis_topologies import free_port
 
 
 async def test_a_mention_delivered_twice_and_retried_is_answered_once(harness: Harness) -> None:
@@ -156,6 +172,60 @@ async def test_a_turn_left_by_a_dead_process_is_answered_by_another(harness: Har
 
     await eventually(answered_in_full, timeout=20)
     assert len(harness.claude.requests) == 2
+
+
+async def test_a_turn_left_by_a_killed_process_is_finished_by_another(
+    slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
+) -> None:
+    claude.reply = "A long and careful answer. " * 20
+    claude.chunk_delay = 0.05  # ~3.4 s of streaming
+    port = free_port()
+    env = bot_env(
+        slack,
+        claude,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        REDIS_URL=TEST_REDIS_URL,
+        TURN_CLAIM_TIMEOUT_SECONDS="2",
+    )
+    doomed = await spawn("serve", "--port", str(port), env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    settings = make_settings(slack, claude, TEST_REDIS_URL, turn_claim_timeout_seconds=2.0)
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http, url=url)
+
+        async def healthy() -> bool:
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        try:
+            await eventually(healthy, timeout=30)
+            shot = slack.add_file("F1", "a.png", samples.png())
+            msg = await harness.mention("what is this?", files=[shot])
+            await eventually(lambda: _streaming(harness, msg["ts"]))
+            # No shutdown at all: no finally block releases the thread lock, marks the turn
+            # served or acknowledges the queue entry.
+            doomed.kill()
+            await doomed.wait()
+        finally:
+            if doomed.returncode is None:
+                doomed.kill()
+                await doomed.wait()
+        (partial,) = slack.reply_texts(CHANNEL, msg["ts"])
+        assert not partial.startswith(claude.reply)
+        harness.bots.append(await start_bot(settings))
+        try:
+            await harness.settle(timeout=12)
+        finally:
+            await harness.bot.stop()
+
+    replies = slack.messages(CHANNEL, msg["ts"])
+    assert len(replies) == 2  # the dead process's partial answer, then the whole one
+    assert replies[-1].text.startswith(claude.reply)
+    assert replies[-1].stopped
+    assert len(claude.requests) == 2
 
 
 async def _streaming(harness: Harness, ts: str) -> bool:
