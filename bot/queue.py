@@ -27,6 +27,11 @@ class QueuedJob:
     ticket: int
     deliveries: int = 1
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether the job has crashed enough workers to be given up rather than retried."""
+        return self.deliveries > MAX_DELIVERIES
+
 
 class TurnQueue:
     """Hands each queued job to exactly one worker at a time."""
@@ -63,7 +68,10 @@ class TurnQueue:
         return [self._parse(entry_id, fields) for entry_id, fields in reply[0][1]]
 
     async def reclaim(self, min_idle_ms: int, count: int) -> list[QueuedJob]:
-        """Jobs another consumer took but stopped working on (its process died)."""
+        """Jobs another consumer took but stopped working on (its process died).
+
+        Exhausted ones are among them: the caller gives them up and acknowledges them.
+        """
         _, entries, _ = await self.redis.xautoclaim(
             keys.STREAM, keys.GROUP, self.consumer, min_idle_ms, start_id="0-0", count=count
         )
@@ -72,14 +80,9 @@ class TurnQueue:
             if fields is None:  # trimmed from the stream meanwhile
                 await self.ack(entry_id)
                 continue
-            queued = self._parse(entry_id, fields, deliveries=await self._deliveries(entry_id))
-            if queued.deliveries > MAX_DELIVERIES:
-                logger.error(
-                    "dropping a job after %d deliveries: %s", queued.deliveries, queued.job.ids
-                )
-                await self.ack(entry_id)
-                continue
-            claimed.append(queued)
+            claimed.append(
+                self._parse(entry_id, fields, deliveries=await self._deliveries(entry_id))
+            )
         return claimed
 
     async def touch(self, entry_ids: list[str]) -> None:

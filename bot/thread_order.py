@@ -40,7 +40,14 @@ async def turn_slot(
     deadline = time.monotonic() + order_wait_seconds
     while True:
         await lock.acquire()
-        if await history.is_due(thread, ticket) or time.monotonic() > deadline:
+        try:
+            due = await history.is_due(thread, ticket) or time.monotonic() > deadline
+        except BaseException:
+            # Don't make the thread's next turn wait out the lock for this one's failure.
+            with contextlib.suppress(Exception):
+                await lock.release()
+            raise
+        if due:
             break
         await lock.release()
         await asyncio.sleep(POLL_SECONDS)

@@ -8,9 +8,16 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ResponseError
 
+from bot.models import Job
 from bot.queue import QueuedJob, TurnQueue
 
 logger = logging.getLogger(__name__)
+
+# Told in the thread of a turn given up after crashing MAX_DELIVERIES workers.
+DROPPED_NOTICE = "I couldn't answer this after several tries; please ask again."
+
+# Says `text` in the job's thread (the queue knows nothing of Slack).
+OnDropped = Callable[[Job, str], Awaitable[object]]
 
 
 class Workers:
@@ -24,9 +31,11 @@ class Workers:
         concurrency: int,
         claim_timeout: float,
         block_ms: int = 1000,
+        on_dropped: OnDropped | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
+        self.on_dropped = on_dropped
         self.concurrency = concurrency
         self.claim_timeout = claim_timeout
         self.block_ms = block_ms
@@ -101,10 +110,26 @@ class Workers:
             try:
                 await self.queue.touch(list(self._running))
                 for queued in await self.queue.reclaim(idle_ms, count=self.concurrency):
+                    if queued.exhausted:
+                        await self._give_up(queued)
+                        continue
                     logger.info("reclaimed an abandoned turn: %s", queued.job.ids)
                     await self._spawn(queued)
             except Exception:
                 logger.exception("turn queue maintenance failed")
+
+    async def _give_up(self, queued: QueuedJob) -> None:
+        """Drop a job that keeps crashing workers, and say so in its thread."""
+        logger.error("dropping a job after %d deliveries: %s", queued.deliveries, queued.job.ids)
+        if self.on_dropped is not None:
+            try:
+                # Bounded: this loop also keeps the running turns' claims fresh.
+                async with asyncio.timeout(self.claim_timeout / 3):
+                    await self.on_dropped(queued.job, DROPPED_NOTICE)
+            except Exception:
+                logger.warning("could not tell the thread: %s", queued.job.ids, exc_info=True)
+        # Acknowledged even if the thread wasn't told: another try would crash again.
+        await self.queue.ack(queued.entry_id)
 
     async def _spawn(self, queued: QueuedJob) -> None:
         if queued.entry_id in self._running:
