@@ -28,6 +28,7 @@ from bot.queue import TurnQueue
 from bot.redis_conn import connect
 from bot.slack_files import SlackFileFetcher
 from bot.templates import Templates
+from bot.thread_order import ThreadOrder
 from bot.usage import UsageCounters
 from bot.workers import Workers
 
@@ -95,6 +96,7 @@ def build_services(
     http = aiohttp.ClientSession()
     stores = Stores(
         ThreadHistory(redis, settings.history_ttl_seconds),
+        ThreadOrder(redis, settings.history_ttl_seconds),
         ChannelSettings(redis),
         UsageCounters(redis),
     )
@@ -109,7 +111,6 @@ def build_services(
     )
     metrics = Metrics()
     conversation = Conversation(
-        redis=redis,
         slack=slack,
         fetcher=fetcher,
         claude=claude,
@@ -129,7 +130,9 @@ def build_services(
         ),
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
-    intake = Intake(stores.history, queue, stores.channels, follow_ups=settings.follow_ups)
+    intake = Intake(
+        stores.history, stores.order, queue, stores.channels, follow_ups=settings.follow_ups
+    )
     return Services(
         settings=settings,
         redis=redis,

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.channel_settings import ChannelSettings
-from bot.history import ENQUEUE_LEASE_MS, ThreadHistory
+from bot.history import ThreadHistory
 from bot.models import Job, SlackFile
 from bot.queue import TurnQueue
 from bot.slack_text import image_links, strip_mentions
+from bot.thread_order import ENQUEUE_LEASE_MS, ThreadOrder
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +45,14 @@ class Intake:
     def __init__(
         self,
         history: ThreadHistory,
+        order: ThreadOrder,
         queue: TurnQueue,
         channels: ChannelSettings,
         *,
         follow_ups: bool,
     ) -> None:
         self.history = history
+        self.order = order
         self.queue = queue
         self.channels = channels
         self.follow_ups = follow_ups
@@ -82,14 +85,14 @@ class Intake:
         # Any accepted question (not `forget`) opens the thread to follow-ups at once.
         accept = self.follow_ups and job.action == "answer"
         deadline = time.monotonic() + ENQUEUE_LEASE_MS / 1000 + 1
-        admission = await self.history.admit(job.thread, key, accept=accept)
+        admission = await self.order.admit(job.thread, key, accept=accept)
         while admission.outcome == "busy":
             # Another delivery is queueing it this instant, or died doing so: wait to see
             # which, rather than drop a turn a dead process had taken.
             if time.monotonic() > deadline:
                 raise RuntimeError(f"another delivery is still queueing {job.ids}")
             await asyncio.sleep(BUSY_POLL_SECONDS)
-            admission = await self.history.admit(job.thread, key, accept=accept)
+            admission = await self.order.admit(job.thread, key, accept=accept)
         if admission.outcome == "duplicate":
             logger.debug("duplicate delivery ignored: %s", job.ids)
             return False
@@ -97,10 +100,10 @@ class Intake:
             await self.queue.push(job, admission.ticket)
         except Exception:
             # Let Slack's retry try again rather than lose the request.
-            await self.history.abandon(job.thread, key, admission.ticket)
+            await self.order.abandon(job.thread, key, admission.ticket)
             raise
         try:
-            await self.history.queued(job.thread, key, admission.ticket)
+            await self.order.queued(job.thread, key, admission.ticket)
         except Exception:
             # The job is on the stream, so Slack gets its ack. A copy of the event arriving
             # after the lease could queue it again; the worker's was_answered check skips it.

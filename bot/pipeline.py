@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,7 +28,7 @@ from bot.slack_files import SlackFileFetcher
 from bot.slack_reply import ThreadReply
 from bot.slack_thread import read_earlier
 from bot.templates import Template, Templates
-from bot.thread_order import turn_slot
+from bot.thread_order import ThreadOrder, turn_slot
 from bot.transport import Transport
 from bot.usage import UsageCounters
 
@@ -103,6 +102,7 @@ class Stores:
     """The Redis-backed state the pipeline reads and writes."""
 
     history: ThreadHistory
+    order: ThreadOrder
     channels: ChannelSettings
     usage: UsageCounters
 
@@ -113,7 +113,6 @@ class Conversation:
     def __init__(
         self,
         *,
-        redis: Redis,
         slack: AsyncWebClient,
         fetcher: SlackFileFetcher,
         claude: ClaudeClient,
@@ -123,12 +122,12 @@ class Conversation:
         options: PipelineOptions,
         metrics: Metrics,
     ) -> None:
-        self.redis = redis
         self.slack = slack
         self.fetcher = fetcher
         self.claude = claude
         self.transport = transport
         self.history = stores.history
+        self.order = stores.order
         self.channels = stores.channels
         self.usage = stores.usage
         self.templates = templates
@@ -146,8 +145,7 @@ class Conversation:
         """Carry out the job unless an earlier delivery already did."""
         job = queued.job
         async with turn_slot(
-            self.redis,
-            self.history,
+            self.order,
             job.thread,
             queued.ticket,
             lock_seconds=self.options.lock_seconds,

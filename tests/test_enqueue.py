@@ -9,8 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot import keys
-from bot.history import ThreadHistory
 from bot.models import ThreadRef
+from bot.thread_order import ThreadOrder
 from tests import samples
 from tests.harness import CHANNEL, TEAM, USER, Harness, eventually, next_ts
 
@@ -49,8 +49,8 @@ async def test_slacks_retry_queues_a_turn_a_dead_process_had_half_queued(
     first = await _first_answer(harness)
     two = _reply("two", first["ts"])
     # A process took the turn's ticket and died before the stream had the job.
-    history = ThreadHistory(redis, harness.settings.history_ttl_seconds)
-    await history.admit(_thread(first["ts"]), two["ts"], accept=True)
+    order = ThreadOrder(redis, harness.settings.history_ttl_seconds)
+    await order.admit(_thread(first["ts"]), two["ts"], accept=True)
 
     started = time.monotonic()
     retried = await harness.deliver(two, retry_num=1)
@@ -67,8 +67,8 @@ async def test_a_turn_a_dead_process_half_queued_does_not_stall_the_thread(
 ) -> None:
     first = await _first_answer(harness)
     # A menu choice whose process died after taking the ticket: Slack never retries those.
-    history = ThreadHistory(redis, harness.settings.history_ttl_seconds)
-    await history.admit(_thread(first["ts"]), "redo:1700000000.999", accept=False)
+    order = ThreadOrder(redis, harness.settings.history_ttl_seconds)
+    await order.admit(_thread(first["ts"]), "redo:1700000000.999", accept=False)
 
     started = time.monotonic()
     await harness.deliver(_reply("two", first["ts"]))
