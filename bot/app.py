@@ -125,9 +125,7 @@ def build_services(
         conversation.handle,
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
-        on_dropped=lambda job, text: slack.chat_postMessage(
-            channel=job.channel_id, thread_ts=job.thread_ts, text=text
-        ),
+        on_dropped=conversation.give_up,
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
     intake = Intake(

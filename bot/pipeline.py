@@ -67,6 +67,7 @@ NO_LINKS = (
     "links to images aren't supported on this Claude platform (Amazon Bedrock or Google "
     "Vertex). Upload the image to Slack instead."
 )
+GAVE_UP = "I couldn't answer this after several tries; please ask again."
 FORGOTTEN = (
     "Done: I've forgotten this thread, its images and my answers. Mention me to start "
     "again; I won't read what was posted here before."
@@ -197,6 +198,18 @@ class Conversation:
             logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
             return "undeliverable"
         return outcome
+
+    async def give_up(self, queued: QueuedJob) -> None:
+        """Tell the thread a turn that kept crashing workers was given up; let later turns go."""
+        job = queued.job
+        try:
+            await self.order.mark_served(job.thread, queued.ticket)
+        except Exception:
+            logger.warning("could not mark a given-up turn served: %s", job.ids, exc_info=True)
+        self.metrics.turns.labels(job.action, "given_up").inc()
+        await self.slack.chat_postMessage(
+            channel=job.channel_id, thread_ts=job.thread_ts, markdown_text=GAVE_UP
+        )
 
     def _observe(self, job: Job, reply: ThreadReply, outcome: str, started: float) -> None:
         self.metrics.turns.labels(job.action, outcome).inc()

@@ -8,16 +8,13 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ResponseError
 
-from bot.models import Job
 from bot.queue import QueuedJob, TurnQueue
 
 logger = logging.getLogger(__name__)
 
 # Told in the thread of a turn given up after crashing MAX_DELIVERIES workers.
-DROPPED_NOTICE = "I couldn't answer this after several tries; please ask again."
-
-# Says `text` in the job's thread (the queue knows nothing of Slack).
-OnDropped = Callable[[Job, str], Awaitable[object]]
+# Tells the job's thread it was given up (the queue and the workers know nothing of Slack).
+OnDropped = Callable[[QueuedJob], Awaitable[None]]
 
 
 class Workers:
@@ -125,7 +122,7 @@ class Workers:
             try:
                 # Bounded: this loop also keeps the running turns' claims fresh.
                 async with asyncio.timeout(self.claim_timeout / 3):
-                    await self.on_dropped(queued.job, DROPPED_NOTICE)
+                    await self.on_dropped(queued)
             except Exception:
                 logger.warning("could not tell the thread: %s", queued.job.ids, exc_info=True)
         # Acknowledged even if the thread wasn't told: another try would crash again.

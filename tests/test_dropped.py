@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from bot import keys
 from bot.models import ThreadRef
+from bot.pipeline import GAVE_UP
 from bot.queue import MAX_DELIVERIES
-from bot.workers import DROPPED_NOTICE
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
@@ -43,7 +43,7 @@ async def test_a_turn_that_crashes_every_worker_is_dropped_with_a_reply_in_its_t
             for bot in harness.bots:
                 await bot.stop()
 
-    assert slack.reply_texts(CHANNEL, msg["ts"]) == [DROPPED_NOTICE]
+    assert slack.reply_texts(CHANNEL, msg["ts"]) == [GAVE_UP]
     assert claude.requests == []
     assert await redis.xlen(keys.STREAM) == 0  # given up, not retried forever
     failures = [r for r in caplog.records if r.getMessage().startswith("turn failed")]
