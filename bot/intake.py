@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.channel_settings import ChannelSettings
 from bot.history import ThreadHistory
-from bot.models import Job, SlackFile
+from bot.models import Job, SlackFile, ThreadRef
 from bot.queue import TurnQueue
 from bot.slack_text import image_links, strip_mentions
 from bot.thread_order import ENQUEUE_LEASE_MS, ThreadOrder
@@ -112,6 +112,12 @@ class Intake:
             logger.warning("queued a turn an earlier delivery had left half-queued: %s", job.ids)
         logger.info("queued %s", job.ids)
         return True
+
+    async def template_for(self, me: Identity, *, channel_id: str, thread_ts: str) -> str | None:
+        """The template a question in this thread would get: the thread's, else the channel's."""
+        thread = ThreadRef(team_id=me.team_id, channel_id=channel_id, thread_ts=thread_ts)
+        chosen = await self.history.template(thread)
+        return chosen or await self.channels.template(me.team_id, channel_id)
 
     async def offer_redo(
         self,

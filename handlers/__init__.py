@@ -20,4 +20,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
         services.settings.slash_command, services.templates, services.channels, services.usage
     )
     commands.register(app, command)
-    interactions.register(app, services.intake, services.templates, services.channels)
+    interactions.register(app, services.intake, services.templates)

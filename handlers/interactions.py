@@ -10,15 +10,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_blocks
-from bot.channel_settings import ChannelSettings
 from bot.intake import Intake
 from bot.templates import Templates
 from handlers.identity import identity
 
 
-def register(
-    app: AsyncApp, intake: Intake, templates: Templates, channels: ChannelSettings
-) -> None:
+def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
     """Listen to the select, the shortcut and the modal's submission."""
 
     @app.action(slack_blocks.TEMPLATE_SELECT)
@@ -43,9 +40,12 @@ def register(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        channel_id = body["channel"]["id"]
-        # The channel's default may be a template TEMPLATES_FILE no longer has.
-        current = templates.get(await channels.template(identity(context).team_id, channel_id))
+        channel_id, message = body["channel"]["id"], body["message"]
+        thread_ts = message.get("thread_ts") or message["ts"]
+        chosen = await intake.template_for(
+            identity(context), channel_id=channel_id, thread_ts=thread_ts
+        )
+        current = templates.get(chosen)  # may name a template TEMPLATES_FILE no longer has
         view = slack_blocks.shortcut_modal(
             templates, current.name, channel_id=channel_id, message=body["message"]
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import keys, slack_blocks
 from tests import samples
-from tests.harness import CHANNEL, TEAM, Harness, answer
+from tests.harness import CHANNEL, TEAM, Harness, answer, next_ts
 
 
 def select_of(harness: Harness, thread_ts: str) -> dict[str, Any]:
@@ -257,3 +257,20 @@ async def test_a_channel_default_that_no_longer_exists_opens_the_modal_on_the_de
     # Slack refuses a view whose initial_option is not one of the select's options.
     assert select["initial_option"] in select["options"]
     assert select["initial_option"]["value"] == "describe"
+
+
+async def test_the_shortcut_in_a_thread_starts_on_the_threads_template(harness: Harness) -> None:
+    await harness.command("use chart")
+    msg = await harness.mention(
+        "what is it?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    await harness.replies(msg["ts"])
+    await choose(harness, msg["ts"], "ocr", action_ts="1700000999.000003")
+    await harness.settle()
+    reply = {"type": "message", "user": "U0BOB", "ts": next_ts(), "thread_ts": msg["ts"]}
+
+    in_thread = modal_select(await open_shortcut(harness, {**reply, "text": "and this?"}))
+    elsewhere = modal_select(await open_shortcut(harness, {"type": "message", "ts": next_ts()}))
+
+    assert in_thread["initial_option"]["value"] == "ocr"
+    assert elsewhere["initial_option"]["value"] == "chart"
