@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot import keys
-from bot.models import FileRef, ThreadRef, Turn
+from bot.models import FileRef, SlackFile, ThreadRef, Turn
 
 
 class ThreadHistory:
@@ -22,14 +22,29 @@ class ThreadHistory:
         return [Turn.model_validate_json(item) for item in raw]
 
     async def record_exchange(
-        self, thread: ThreadRef, question: Turn, answer: Turn, *, answered: str
+        self, thread: ThreadRef, question: Turn, answer: Turn, *, answered: str, pending: int = 0
     ) -> None:
-        """Save a question and its answer together and refresh the thread's TTL."""
+        """Save a question and its answer together and refresh the thread's TTL; the first
+        `pending` files waiting for a question went with this one."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(keys.turns(thread), question.model_dump_json(), answer.model_dump_json())
+            if pending:
+                pipe.ltrim(keys.pending(thread), pending, -1)
             self._answered(pipe, thread, answered)
             await pipe.execute()
         await self._remember_uploads(thread, question)
+
+    async def add_pending(self, thread: ThreadRef, files: list[SlackFile]) -> None:
+        """Keep files posted in the thread without a question for its next question."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(keys.pending(thread), *(f.model_dump_json() for f in files))
+            pipe.expire(keys.pending(thread), self.ttl)
+            await pipe.execute()
+
+    async def pending(self, thread: ThreadRef) -> list[SlackFile]:
+        """The files waiting for the thread's next question, oldest first."""
+        raw = await self.redis.lrange(keys.pending(thread), 0, -1)
+        return [SlackFile.model_validate_json(item) for item in raw]
 
     async def replace(
         self, thread: ThreadRef, turns: list[Turn], *, answered: str | None = None
@@ -104,7 +119,7 @@ class ThreadHistory:
         """
         refs = {r.sha256: r for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.turns(thread))
+            pipe.delete(keys.turns(thread), keys.pending(thread))
             pipe.hdel(keys.meta(thread), "engaged", "accepted", "template")
             pipe.hset(keys.meta(thread), mapping={"seeded": 1, f"answered:{answered}": 1})
             pipe.expire(keys.meta(thread), self.ttl)

@@ -188,17 +188,24 @@ class Intake:
         """The job to answer for a message that reached the bot without a mention event."""
         if me.bot_user_id and f"<@{me.bot_user_id}>" in event.get("text", ""):
             return job
-        if event.get("bot_id") or event.get("subtype") == "bot_message":
-            return None  # other bots only by mention: two bots must never loop
-        if job.is_dm:
+        from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+        if job.is_dm and not from_bot:
             return job
-        is_reply = event.get("thread_ts") not in (None, event["ts"])
-        if is_reply and self.follow_ups and await self.history.takes_follow_ups(job.thread):
-            return job
-        # Nobody asked: auto mode looks at images and PDFs only, so a shared log archive
-        # is neither downloaded nor answered with a refusal.
+        # Nobody asked: only images and PDFs are looked at, so a shared log archive is
+        # neither downloaded nor answered with a refusal.
         visual = {f["id"] for f in event.get("files", []) if f.get("id") and _is_visual(f)}
         files = [f for f in job.files if f.id in visual]
+        is_reply = event.get("thread_ts") not in (None, event["ts"])
+        if is_reply and await self.history.takes_follow_ups(job.thread):
+            if self.follow_ups and not from_bot:
+                return job
+            if files:
+                # Not a question (follow-ups are off, or another bot posted it: bots only by
+                # mention, so two bots never loop), but the next question sees these.
+                await self.history.add_pending(job.thread, files)
+            return None
+        if from_bot:
+            return None
         # Only a visual file share costs a Redis read for the channel's auto mode.
         if files and await self.channels.auto(job.team_id, job.channel_id):
             return job.model_copy(update={"files": files})

@@ -36,6 +36,11 @@ def meta(thread: ThreadRef) -> str:
     return f"{PREFIX}:thread:{thread_tag(thread)}:meta"
 
 
+def pending(thread: ThreadRef) -> str:
+    """List of files posted in the thread without a question, for its next one (JSON)."""
+    return f"{PREFIX}:thread:{thread_tag(thread)}:pending"
+
+
 def lock(thread: ThreadRef) -> str:
     """The cross-process lock held while one of the thread's turns is answered."""
     return f"{PREFIX}:thread:{thread_tag(thread)}:lock"
@@ -43,7 +48,7 @@ def lock(thread: ThreadRef) -> str:
 
 def thread_keys(thread: ThreadRef) -> tuple[str, ...]:
     """Keys whose lifetime is the thread's history TTL."""
-    return (turns(thread), meta(thread))
+    return (turns(thread), meta(thread), pending(thread))
 
 
 def seen(thread: ThreadRef, request_key: str) -> str:

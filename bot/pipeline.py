@@ -99,6 +99,16 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class NewMaterial:
+    """What a question brings: files, earlier words, why the thread couldn't be read."""
+
+    files: list[SlackFile]
+    context: str = ""
+    problem: str | None = None
+    pending: int = 0  # how many of the files were waiting for a question
+
+
+@dataclass(frozen=True)
 class Stores:
     """The Redis-backed state the pipeline reads and writes."""
 
@@ -222,8 +232,9 @@ class Conversation:
         await reply.show_progress()
         history = await self.history.turns(job.thread)
         template = await self._template(job)
-        files, context, problem = await self._new_material(job, history)
-        prepared = await self._prepare_all(job.team_id, files)
+        new = await self._new_material(job, history)
+        context, problem = new.context, new.problem
+        prepared = await self._prepare_all(job.team_id, new.files)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
             # The question is most likely about an image up-thread that the bot can't see.
@@ -252,7 +263,9 @@ class Conversation:
         answer = await self._respond(
             job, reply, history, question, template, prepared.notes, blocks=select
         )
-        await self.history.record_exchange(job.thread, question, answer, answered=job.request_key)
+        await self.history.record_exchange(
+            job.thread, question, answer, answered=job.request_key, pending=new.pending
+        )
 
     async def _redo(self, job: Job, reply: ThreadReply) -> None:
         """Answer the thread's last question again, with the newly chosen template."""
@@ -331,18 +344,18 @@ class Conversation:
             )
             prepared.refs.append(ref)
 
-    async def _new_material(
-        self, job: Job, history: list[Turn]
-    ) -> tuple[list[SlackFile], str, str | None]:
-        """This message's files, plus, when the bot joins a thread, what came before it (and
-        why it couldn't be read, if it couldn't)."""
+    async def _new_material(self, job: Job, history: list[Turn]) -> NewMaterial:
+        """This message's files, plus what came before it: the thread's earlier messages
+        when the bot joins it, else the files posted since the last question."""
         if history or await self.history.is_seeded(job.thread):
-            return list(job.files), "", None
+            pending = await self.history.pending(job.thread)
+            files = list({f.id: f for f in [*pending, *job.files]}.values())  # a retry's copy
+            return NewMaterial(files, pending=len(pending))
         earlier = await read_earlier(self.slack, job)
         context = ""
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        return [*earlier.files, *job.files], context, earlier.problem
+        return NewMaterial([*earlier.files, *job.files], context, earlier.problem)
 
     async def _ask(
         self,

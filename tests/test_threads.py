@@ -124,6 +124,50 @@ async def test_follow_ups_can_require_a_mention(harness: Harness) -> None:
     assert len(await harness.replies(first["ts"])) == 2
 
 
+@pytest.mark.parametrize("settings_overrides", [{"follow_ups": False}])
+async def test_without_follow_ups_images_posted_between_mentions_join_the_next(
+    harness: Harness,
+) -> None:
+    before = harness.slack.add_file("F1", "before.png", samples.png("red"))
+    first = await harness.mention("what is this?", files=[before])
+    await harness.replies(first["ts"])
+    after = harness.slack.add_file("F2", "after.png", samples.png("blue"))
+    await harness.message("here is the new one", thread_ts=first["ts"], files=[after])
+    await harness.settle()
+    assert len(harness.claude.requests) == 1  # shared, not asked about: no answer
+
+    await harness.mention("compare them", thread_ts=first["ts"])
+    await harness.mention("and now?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert replies == [answer(1, 1), answer(2, 2), answer(2, 3)]
+    second = harness.claude.requests[1]
+    assert image_ids(second) == [u.file_id for u in harness.claude.uploads]
+    assert len(harness.claude.uploads) == 2  # the third turn reuses both, nothing pending
+
+
+async def test_another_bots_chart_in_the_thread_joins_the_next_question(harness: Harness) -> None:
+    first = await harness.mention(
+        "what is this?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    await harness.replies(first["ts"])
+    chart = harness.slack.add_file("F2", "latency.png", samples.png("green"))
+    await harness.message(
+        "latency last hour",
+        thread_ts=first["ts"],
+        user="U0GRAFANA",
+        files=[chart],
+        extra={"bot_id": "B0GRAFANA", "subtype": "bot_message"},
+    )
+    await harness.settle()
+    assert len(harness.claude.requests) == 1  # bots are answered only when they mention it
+
+    await harness.message("does the chart match?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert replies == [answer(1, 1), answer(2, 2)]
+
+
 async def test_a_thread_the_bot_could_not_answer_takes_no_follow_ups(harness: Harness) -> None:
     first = await harness.mention("")
     (reply,) = await harness.replies(first["ts"])
