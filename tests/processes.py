@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import eventually
 
 
 def bot_env(
@@ -45,3 +48,16 @@ async def run(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str
     process = await spawn(*args, env=env, cwd=cwd)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def wait_healthy(http: aiohttp.ClientSession, url: str, timeout: float = 30) -> None:
+    """Wait until the process at `url` answers GET /healthz with 200."""
+
+    async def healthy() -> bool:
+        try:
+            async with http.get(f"{url}/healthz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await eventually(healthy, timeout=timeout)

@@ -23,7 +23,7 @@ from tests.harness import (
     next_ts,
     start_bot,
 )
-from tests.processes import bot_env, spawn
+from tests.processes import bot_env, spawn, wait_healthy
 from tests.redis_topologies import free_port
 
 
@@ -193,15 +193,8 @@ async def test_a_turn_left_by_a_killed_process_is_finished_by_another(
     async with aiohttp.ClientSession() as http:
         harness = Harness(slack, claude, settings, http, url=url)
 
-        async def healthy() -> bool:
-            try:
-                async with http.get(f"{url}/healthz") as response:
-                    return response.status == 200
-            except aiohttp.ClientError:
-                return False
-
         try:
-            await eventually(healthy, timeout=30)
+            await wait_healthy(http, url)
             shot = slack.add_file("F1", "a.png", samples.png())
             msg = await harness.mention("what is this?", files=[shot])
             await eventually(lambda: _streaming(harness, msg["ts"]))

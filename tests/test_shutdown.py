@@ -12,7 +12,7 @@ from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, SIGNING_SECRET, Harness, eventually, make_settings
-from tests.processes import bot_env, spawn
+from tests.processes import bot_env, spawn, wait_healthy
 from tests.redis_topologies import free_port
 
 
@@ -29,15 +29,8 @@ async def test_sigterm_finishes_the_answer_in_flight_then_exits(
     async with aiohttp.ClientSession() as http:
         harness = Harness(slack, claude, settings, http, url=url)
 
-        async def healthy() -> bool:
-            try:
-                async with http.get(f"{url}/healthz") as response:
-                    return response.status == 200
-            except aiohttp.ClientError:
-                return False
-
         try:
-            await eventually(healthy, timeout=30)
+            await wait_healthy(http, url)
             shot = slack.add_file("F1", "a.png", samples.png())
             msg = await harness.mention("explain", files=[shot])
 

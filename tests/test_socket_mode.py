@@ -15,7 +15,7 @@ from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, USER, answer, eventually, next_ts
-from tests.processes import bot_env, spawn
+from tests.processes import bot_env, spawn, wait_healthy
 from tests.redis_topologies import free_port
 
 
@@ -108,15 +108,7 @@ async def test_socket_mode_serves_health_and_metrics_on_the_port_given(
     try:
         assert await slack.wait_socket_connected(timeout=30)
         async with aiohttp.ClientSession() as http:
-
-            async def healthy() -> bool:
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(healthy, timeout=10)
+            await wait_healthy(http, f"http://127.0.0.1:{port}", timeout=10)
             async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
                 assert "vision_bot_turns" in await response.text()
             async with http.post(f"http://127.0.0.1:{port}/slack/events", data="{}") as response:
