@@ -114,7 +114,9 @@ async def _check_bot_token(settings: Settings) -> None:
             ) from None
         logger.warning("auth.test failed (%s); starting anyway", error)
     except Exception as exc:  # Slack unreachable: start, and let Bolt retry per request
-        logger.warning("could not reach Slack to check the bot token (%r); starting anyway", exc)
+        # The type and message only: some aiohttp errors' repr carries the request headers.
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("could not reach Slack to check the bot token (%s); starting anyway", reason)
     finally:
         if client.session is not None:
             await client.session.close()

@@ -68,7 +68,9 @@ class SlackFileFetcher:
         except TimeoutError:
             raise FileRefused(file.display_name, "the download from Slack timed out.") from None
         except aiohttp.ClientError as exc:
-            logger.warning("download of %s failed: %r", file.id, exc)
+            # Not %r: aiohttp's repr of a response error includes the request's headers,
+            # so the bot token.
+            logger.warning("download of %s failed: %s: %s", file.id, type(exc).__name__, exc)
             raise FileRefused(file.display_name, "the download from Slack failed.") from None
 
     async def _get(self, name: str, url: str) -> bytes:

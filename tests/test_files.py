@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import FileRefused
+from bot.models import SlackFile
+from bot.slack_files import SlackFileFetcher
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 
@@ -160,3 +166,37 @@ async def test_a_download_that_takes_too_long_is_refused_and_the_rest_answered(
 
     assert "slow.png" in notes and "timed out" in notes
     assert answered == answer(1, 1)
+
+
+async def test_a_broken_file_host_answer_never_puts_the_token_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(4096)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nxx")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbled, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    token = "xoxb-never-log-me"
+    caplog.set_level(logging.DEBUG)
+    try:
+        async with aiohttp.ClientSession() as http:
+            fetcher = SlackFileFetcher(
+                http,
+                AsyncWebClient(token=token),
+                token=token,
+                allowed_hosts=("127.0.0.1",),
+                max_bytes=1_000_000,
+                timeout_seconds=5,
+            )
+            url = f"http://127.0.0.1:{port}/files-pri/T1-F1/download/a.png"
+            with pytest.raises(FileRefused, match="download from Slack failed"):
+                await fetcher.fetch(SlackFile(id="F1", name="a.png", url_private_download=url))
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert "download of F1 failed: ClientResponseError" in caplog.text
+    assert token not in caplog.text
