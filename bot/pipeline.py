@@ -146,7 +146,7 @@ class Conversation:
         self.metrics = metrics
         self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
-        self._decoding = asyncio.Semaphore(len(os.sched_getaffinity(0)) or 2)
+        self._decoding = asyncio.Semaphore(_usable_cpus())
         # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
         # pixels) in memory: a thread of many files must not hold them all at once.
         self._in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
@@ -183,8 +183,10 @@ class Conversation:
                 elif job.action == "redo":
                     await self._redo(job, reply)
                 else:
-                    await self._answer(job, reply)
+                    outcome = await self._answer(job, reply)
             except UserFacingError as exc:
+                # The thread says what happened; the log says why, for whoever runs the bot.
+                logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
                 outcome = await self._tell(job, reply, exc.message, "user_error")
             except Exception as exc:
                 if _cannot_reply(exc):
@@ -228,7 +230,8 @@ class Conversation:
         if outcome == "answered" and job.action != "forget":
             self.metrics.answer.observe(time.monotonic() - started)
 
-    async def _answer(self, job: Job, reply: ThreadReply) -> None:
+    async def _answer(self, job: Job, reply: ThreadReply) -> str:
+        """Answer the job's question in its thread; the turn's outcome."""
         await reply.show_progress()
         history = await self.history.turns(job.thread)
         template = await self._template(job)
@@ -246,7 +249,8 @@ class Conversation:
             if not prepared.refs:
                 # The question was about files none of which could be read: the notes say
                 # why, and an answer without them would only mislead.
-                return await reply.finish()
+                await reply.finish()
+                return "refused"
         if not prepared.refs and not job.text and not any(t.files for t in history):
             raise NothingToAnswer(NOTHING_TO_READ)
         question = Turn(
@@ -266,6 +270,7 @@ class Conversation:
         await self.history.record_exchange(
             job.thread, question, answer, answered=job.request_key, pending=new.pending
         )
+        return "answered"
 
     async def _redo(self, job: Job, reply: ThreadReply) -> None:
         """Answer the thread's last question again, with the newly chosen template."""
@@ -430,6 +435,7 @@ class Conversation:
         prepared = Prepared()
         for result in results:
             if isinstance(result, FileRefused):
+                logger.info("refused %s in team %s: %s", result.name, team_id, result.reason)
                 prepared.refused.append(result)
             elif isinstance(result, BaseException):  # e.g. Claude unavailable: fails the turn
                 raise result
@@ -487,3 +493,20 @@ class Conversation:
 def _cannot_reply(exc: BaseException) -> bool:
     """Whether Slack refused a write for a reason that no retry will fix."""
     return isinstance(exc, SlackApiError) and exc.response.get("error") in UNWRITABLE
+
+
+def _cause(exc: BaseException) -> str:
+    """What lay behind a user-facing error, for the log: type, message, request id."""
+    cause = exc.__cause__
+    if cause is None:
+        return type(exc).__name__
+    request_id = getattr(cause, "request_id", None)
+    suffix = f" request_id={request_id}" if request_id else ""
+    return f"{type(cause).__name__}: {cause}{suffix}"
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (sched_getaffinity is Linux-only)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 2

@@ -7,11 +7,17 @@ from urllib.parse import urlsplit
 
 
 def strip_mentions(text: str, bot_user_id: str | None) -> str:
-    """The question without the bot's own `<@U…>` mention."""
+    """The question as written: without the bot's own `<@U…>` mention, Slack's escapes undone."""
     if bot_user_id:
         # Only the mention and the space before it go: indentation in code stays.
         text = re.sub(rf"[ \t]?<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
-    return text.strip()
+    return unescape(text).strip()
+
+
+def unescape(text: str) -> str:
+    """Undo the three escapes Slack applies to message text."""
+    # `&amp;` last, so a literal "&lt;" (sent as `&amp;lt;`) stays "&lt;".
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 _LINK = re.compile(r"<(https://[^|>\s]+)(?:\|[^>]*)?>")
@@ -21,7 +27,7 @@ MAX_LINKS = 5
 
 def image_links(text: str, attachments: list[dict[str, object]] | None = None) -> list[str]:
     """Public https links to images in a message: in its text or its unfurls."""
-    found = [m.group(1) for m in _LINK.finditer(text)]
+    found = [unescape(m.group(1)) for m in _LINK.finditer(text)]
     found = [url for url in found if urlsplit(url).path.lower().endswith(_IMAGE_SUFFIXES)]
     for attachment in attachments or []:
         url = attachment.get("image_url")

@@ -81,3 +81,21 @@ async def test_mention_with_nothing_to_look_at_says_what_would_work(harness: Har
     assert "Share a screenshot, photo or PDF" in reply
     assert harness.claude.requests == []
     assert CHANNEL
+
+
+async def test_slacks_escapes_are_undone_in_questions_and_links(harness: Harness) -> None:
+    # What Slack sends for: why does `if a < b && c > 0` fail? <the link, with a query>
+    escaped = (
+        "why does `if a &lt; b &amp;&amp; c &gt; 0` fail? see "
+        "<https://cdn.example.com/chart.png?sig=1&amp;exp=2>"
+    )
+    msg = await harness.mention(escaped)
+    await harness.replies(msg["ts"])
+
+    (request,) = harness.claude.requests
+    content = request["messages"][0]["content"]
+    assert content[0]["source"] == {
+        "type": "url",
+        "url": "https://cdn.example.com/chart.png?sig=1&exp=2",
+    }
+    assert content[-1]["text"].startswith("why does `if a < b && c > 0` fail? see <https://")

@@ -276,3 +276,18 @@ async def test_without_follow_ups_a_reply_during_the_first_answer_is_left_alone(
 
     assert len(await harness.replies(first["ts"])) == 1
     assert len(harness.claude.requests) == 1
+
+
+async def test_a_thread_whose_files_were_all_refused_takes_no_follow_ups(
+    harness: Harness,
+) -> None:
+    logs = harness.slack.add_file("F1", "logs.zip", samples.zip_archive(), "application/zip")
+    first = await harness.mention("what's wrong?", files=[logs])
+    (refusal,) = await harness.replies(first["ts"])
+    assert "logs.zip" in refusal
+
+    await harness.message("ok, I'll export a screenshot", thread_ts=first["ts"])
+    await harness.settle()
+
+    assert harness.slack.reply_texts(CHANNEL, first["ts"]) == [refusal]
+    assert len(harness.slack.file_requests) == 1  # not downloaded again
