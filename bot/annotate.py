@@ -50,4 +50,8 @@ class Annotator:
                     f"I couldn't upload the marked-up {ref.name} (`{exc.response['error']}`); "
                     "the app needs the `files:write` scope."
                 )
+            except Exception:
+                # The answer is already in the thread: a failed drawing is a note, not an error.
+                logger.exception("drawing the boxes on %s failed: %s", ref.name, job.ids)
+                notes.append(f"I couldn't draw the boxes on {ref.name}.")
         return notes

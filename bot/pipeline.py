@@ -326,7 +326,11 @@ class Conversation:
             problems = await self.annotator.post(job, images, located)
             if problems:
                 await reply.post("\n".join(problems))
-        await self._count(job, usage)
+        try:
+            await self._count(job, usage)
+        except Exception:
+            # Usage counters are bookkeeping: the answer still goes into the history.
+            logger.exception("counting usage failed: %s", job.ids)
         return Turn(role="assistant", text=text)
 
     async def _template(self, job: Job) -> Template:

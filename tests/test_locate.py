@@ -151,3 +151,24 @@ async def test_a_stream_ending_in_backticks_is_shown_whole() -> None:
     await hide.flush()
 
     assert "".join(shown) == "Run `ls`\n```sh\nls\n```"
+
+
+async def test_a_drawing_that_fails_is_a_note_and_the_answer_is_kept(harness: Harness) -> None:
+    await harness.command("use locate")
+    shot = harness.slack.add_file("F1", "ci.png", samples.screenshot((800, 600)))
+
+    def answer_then_break_the_original(request: dict[str, Any]) -> str:
+        # By the time the boxes are drawn, Slack serves bytes Pillow can't open.
+        harness.slack.add_file("F1", "ci.png", samples.zip_archive())
+        return 'See [1].\n```json\n[{"n": 1, "image": 1, "box": [10, 10, 100, 100]}]\n```'
+
+    harness.claude.reply = answer_then_break_the_original
+    msg = await harness.mention("where is the error?", files=[shot])
+    answer_text, note = await harness.replies(msg["ts"])
+
+    assert answer_text.startswith("See [1].")
+    assert note == "I couldn't draw the boxes on ci.png."
+    await harness.message("and the warning?", thread_ts=msg["ts"])
+    await harness.settle()
+    follow_up = harness.claude.requests[-1]["messages"]
+    assert [m["role"] for m in follow_up] == ["user", "assistant", "user"]  # answer kept
