@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anthropic
 
-from bot.errors import ClaudeRejected, ClaudeUnavailable
+from bot.errors import ClaudeRejected, ClaudeUnavailable, LinkUnreachable
 
 if TYPE_CHECKING:
     from bot.claude_platform import ClaudeClient
@@ -83,6 +83,10 @@ def translate_error(exc: anthropic.APIError) -> Exception:
             "with just the images you need."
         )
     detail = exc.api_message or "no reason given"
+    if exc.status_code == 400 and "download" in detail.lower():
+        return LinkUnreachable(
+            f"Claude couldn't download an image link ({detail}). Upload the image to Slack instead."
+        )
     return ClaudeRejected(f"Claude couldn't process this request: {detail}")
 
 

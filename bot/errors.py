@@ -34,3 +34,7 @@ class ClaudeUnavailable(UserFacingError):
 
 class ClaudeRejected(UserFacingError):
     """Claude refused the request for a reason the bot cannot fix by retrying."""
+
+
+class LinkUnreachable(ClaudeRejected):
+    """Claude could not download an image link the request carries."""

@@ -17,7 +17,7 @@ from bot.annotate import Annotator
 from bot.channel_settings import ChannelSettings
 from bot.claude_request import MAX_IMAGES, Plan, build_request, plan
 from bot.claude_stream import FileGone, Usage, stream_answer
-from bot.errors import FileRefused, NothingToAnswer, UserFacingError
+from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
 from bot.inline_media import MediaGone
 from bot.metrics import Metrics
@@ -379,11 +379,18 @@ class Conversation:
         try:
             return await self._stream(job, plan(history, question, self._budget), template, reply)
         except (FileGone, MediaGone):
+            # The Files API (or Redis) lost a file: fetch it from Slack again and retry
+            # once, so the user sees an answer rather than an error.
             logger.info("a referenced file is gone; storing it again: %s", job.ids)
-        # The Files API (or Redis) lost a file: fetch it from Slack again and retry once,
-        # so the user sees an answer rather than an error.
-        if lost := await self._refresh_gone(job.team_id, [*history, question]):
-            notes.append(f"No longer in Slack, so left out: {', '.join(lost)}")
+            if lost := await self._refresh_gone(job.team_id, [*history, question]):
+                notes.append(f"No longer in Slack, so left out: {', '.join(lost)}")
+        except LinkUnreachable:
+            # An earlier question's link (a presigned URL, say) went dead: leave it out from
+            # now on. The question's own link is the user's to fix: they hear why.
+            if not (dead := _drop_links(history)):
+                raise
+            logger.info("left out %d dead image link(s): %s", len(dead), job.ids)
+            notes.append(f"Image links that no longer download were left out: {', '.join(dead)}")
         if job.action != "redo":  # a re-answer rewrites the whole history when it is done
             await self.history.replace(job.thread, history)
         return await self._stream(job, plan(history, question, self._budget), template, reply)
@@ -514,3 +521,16 @@ def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 2
+
+
+def _drop_links(turns: list[Turn]) -> list[str]:
+    """Take every image link out of `turns`, with a note in its place; the links."""
+    dropped: list[str] = []
+    for turn in turns:
+        links = [ref.url for ref in turn.files if ref.url]
+        if links:
+            turn.files = [ref for ref in turn.files if not ref.url]
+            gone = " ".join(f"[The image at {url} no longer downloads.]" for url in links)
+            turn.text = f"{gone}\n{turn.text}"
+            dropped += links
+    return dropped

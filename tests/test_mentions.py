@@ -99,3 +99,34 @@ async def test_slacks_escapes_are_undone_in_questions_and_links(harness: Harness
         "url": "https://cdn.example.com/chart.png?sig=1&exp=2",
     }
     assert content[-1]["text"].startswith("why does `if a < b && c > 0` fail? see <https://")
+
+
+async def test_a_link_that_stops_downloading_is_left_out_and_the_thread_goes_on(
+    harness: Harness,
+) -> None:
+    link = "https://cdn.example.com/signed/chart.png?exp=1"
+    first = await harness.mention(f"what is <{link}>?")
+    await harness.replies(first["ts"])
+    harness.claude.unreachable_urls.add(link)  # the signed URL expired
+
+    await harness.message("and the trend?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert "Image links that no longer download were left out: " + link in replies[-1]
+    last = harness.claude.requests[-1]["messages"]
+    assert all(b["type"] == "text" for m in last for b in m["content"])
+    assert last[0]["content"][0]["text"].startswith(f"[The image at {link} no longer downloads.]")
+    await harness.message("thanks", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+    assert "no longer download" not in replies[-1]  # left out of the history for good
+
+
+async def test_a_question_whose_own_link_does_not_download_is_told_why(harness: Harness) -> None:
+    link = "https://cdn.example.com/gone.png"
+    harness.claude.unreachable_urls.add(link)
+
+    msg = await harness.mention(f"what is <{link}>?")
+    (reply,) = await harness.replies(msg["ts"])
+
+    assert reply.startswith("Claude couldn't download an image link")
+    assert "Upload the image to Slack instead." in reply

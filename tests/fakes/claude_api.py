@@ -117,6 +117,7 @@ class FakeClaude:
         self.chunk_size = 8
         self.chunk_delay = 0.0
         self.min_cache_tokens = 1024
+        self.unreachable_urls: set[str] = set()  # url sources Claude can't download
         self.enforce_max_tokens = False  # True: cut replies at max_tokens (4 chars a token)
         self.strict_alternation = True  # the real API merges consecutive same-role turns
         self._files: dict[str, _Stored] = {}
@@ -424,6 +425,8 @@ class FakeClaude:
         scan.documents += btype == "document"
         if stype == "url" and not str(src.get("url")).startswith("https://"):
             raise _bad(f"{where}.url: Only HTTPS URLs are supported")
+        if stype == "url" and src.get("url") in self.unreachable_urls:
+            raise _bad("Unable to download the file. Please verify the URL and try again.")
         if stype in ("url", "text", "content"):
             return
         if stype == "base64":
