@@ -44,10 +44,17 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             url, max_connections=max_connections, timeout=10, decode_responses=True
         )
     except ValueError as exc:
+        # Our own messages name no part of the URL; redis-py's may quote it, password and all.
+        own = str(exc) if isinstance(exc, _UrlProblem) else "it does not parse"
         raise ConfigError(
-            f"REDIS_URL is invalid ({exc}): see docs/deploy.md for the URL forms"
+            f"REDIS_URL is invalid ({own}): see docs/deploy.md for the URL forms, and "
+            "percent-encode special characters in the password (/ → %2F, @ → %40)"
         ) from None
     return Redis(connection_pool=pool)
+
+
+class _UrlProblem(ValueError):
+    """A multi-host URL the bot can't use, said without quoting it (it may hold a password)."""
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -76,10 +83,10 @@ def _parts(url: str) -> tuple[bool, str | None, str | None, list[tuple[str, int]
     for host in hostlist.split(","):
         name, _, port = host.rpartition(":")
         if not port.isdigit():
-            raise ValueError(f"{host or 'a host'} needs a port, like host:26379")
+            raise _UrlProblem("every host needs a port, like host:26379")
         hosts.append((name.strip("[]") or "127.0.0.1", int(port)))
     if parse_qs(query):
-        raise ValueError("Sentinel and Cluster URLs take no ?options")
+        raise _UrlProblem("Sentinel and Cluster URLs take no ?options")
     return (
         scheme.startswith("rediss"),
         unquote(username) or None,
@@ -92,7 +99,7 @@ def _parts(url: str) -> tuple[bool, str | None, str | None, list[tuple[str, int]
 def _sentinel(url: str, max_connections: int) -> Redis:
     tls, username, password, hosts, path = _parts(url)
     if not path:
-        raise ValueError("a Sentinel URL names the service: redis+sentinel://host:26379/mymaster")
+        raise _UrlProblem("a Sentinel URL names the service: redis+sentinel://host:26379/mymaster")
     service, db = path[0], int(path[1]) if len(path) > 1 else 0
     auth: dict[str, Any] = {"username": username, "password": password, "ssl": tls}
     sentinel = Sentinel(  # type: ignore[no-untyped-call]

@@ -91,3 +91,12 @@ def test_a_malformed_redis_url_is_named_in_one_line(url: str, named: str) -> Non
     with pytest.raises(ConfigError) as error:
         connect(url)
     assert str(error.value).startswith("REDIS_URL is invalid") and named in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:s3cr/et@redis.internal:6379/0", "redis+sentinel://:s3cr/et@h:26379/svc"]
+)
+def test_a_malformed_redis_url_never_quotes_the_password(url: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        connect(url)
+    assert "s3cr" not in str(error.value) and "%2F" in str(error.value)
