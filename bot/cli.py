@@ -18,6 +18,9 @@ from bot.terminal import ask, list_templates
 logger = logging.getLogger("bot")
 
 REDIS_CHECK_SECONDS = 5.0  # a Redis that can't answer a PING in this long can't serve turns
+# On SIGTERM, for Slack's requests and the socket to finish: they are acknowledged in
+# milliseconds, so the shutdown grace (SHUTDOWN_GRACE_SECONDS) goes to the answers in flight.
+SLACK_SHUTDOWN_SECONDS = 3.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,9 +171,9 @@ def _serve(settings: Settings, templates: Templates, claude: ClaudeClient, port:
     async def make_app() -> web.Application:
         return build_web_app(build_services(settings, templates=templates, claude=claude))
 
-    # run_app stops accepting connections on SIGTERM, then runs the cleanup that
-    # finishes in-flight answers.
-    web.run_app(make_app(), port=port, print=None, shutdown_timeout=30)
+    # run_app stops accepting connections on SIGTERM, finishes Slack's requests, then runs
+    # the cleanup that gives in-flight answers the shutdown grace.
+    web.run_app(make_app(), port=port, print=None, shutdown_timeout=SLACK_SHUTDOWN_SECONDS)
 
 
 async def _socket(
@@ -190,7 +193,7 @@ async def _socket(
         build_bolt(services, socket_mode=True), settings.slack_app_token.get_secret_value()
     )
     health = build_health_app(services)
-    runner = web.AppRunner(health)
+    runner = web.AppRunner(health, shutdown_timeout=SLACK_SHUTDOWN_SECONDS)
     if port:
         await runner.setup()
         await web.TCPSite(runner, port=port).start()
@@ -203,8 +206,12 @@ async def _socket(
     logger.info("ready: connected to Slack over Socket Mode")
     await stop.wait()
     health[READY]["ready"] = False
-    await handler.close_async()  # type: ignore[no-untyped-call]
-    await services.workers.stop()
+    try:
+        async with asyncio.timeout(SLACK_SHUTDOWN_SECONDS):
+            await handler.close_async()  # type: ignore[no-untyped-call]
+    except TimeoutError:
+        logger.warning("the Socket Mode connection did not close in %g s", SLACK_SHUTDOWN_SECONDS)
+    await services.workers.stop(settings.shutdown_grace_seconds)
     await services.close()
     if port:
         await runner.cleanup()

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
 
     max_concurrent_turns: int = Field(default=8, ge=1, le=256)
     turn_claim_timeout_seconds: float = Field(default=60.0, ge=1.0)
+    # After SIGTERM, answers in flight get this long to finish, the rest stays pending for
+    # another process; the orchestrator's kill timeout must be longer (deployment.yaml).
+    shutdown_grace_seconds: float = Field(default=45.0, ge=1.0, le=600.0)
     max_file_mb: float = Field(default=50.0, gt=0)
     download_timeout_seconds: float = Field(default=60.0, gt=0)
 

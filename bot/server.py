@@ -38,7 +38,7 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
         # Stop taking events first (not ready), then finish what is in flight.
         app[READY]["ready"] = False
         if run_workers:
-            await services.workers.stop()
+            await services.workers.stop(services.settings.shutdown_grace_seconds)
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)  # type: ignore[arg-type]

@@ -49,7 +49,7 @@ class Workers:
             asyncio.create_task(self._maintenance_loop(), name="turns-maintenance"),
         ]
 
-    async def stop(self, grace_seconds: float = 25.0) -> None:
+    async def stop(self, grace_seconds: float) -> None:
         """Stop taking turns and let those in flight finish, up to `grace_seconds`.
 
         Turns still running after that are cancelled and stay pending in Redis, where
@@ -60,8 +60,23 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         if self._running:
-            logger.info("waiting for %d answers in flight", len(self._running))
-            _, late = await asyncio.wait(list(self._running.values()), timeout=grace_seconds)
+            logger.info(
+                "waiting up to %g s for %d answers in flight", grace_seconds, len(self._running)
+            )
+            # The grace may outlast the claim timeout: without fresh claims another process
+            # would take over (and answer again) a turn still being answered here.
+            keeper = asyncio.create_task(self._keep_claims(), name="turns-keep-claims")
+            try:
+                _, late = await asyncio.wait(list(self._running.values()), timeout=grace_seconds)
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+            if late:
+                logger.warning(
+                    "%d answers still running after %g s: left pending for another process",
+                    len(late),
+                    grace_seconds,
+                )
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -114,6 +129,15 @@ class Workers:
                     await self._spawn(queued)
             except Exception:
                 logger.exception("turn queue maintenance failed")
+
+    async def _keep_claims(self) -> None:
+        """Keep the running turns' claims fresh while stopping (no reclaiming any more)."""
+        while self._running:
+            await asyncio.sleep(self.claim_timeout / 3)
+            try:
+                await self.queue.touch(list(self._running))
+            except Exception:
+                logger.warning("could not refresh the claims of the turns in flight", exc_info=True)
 
     async def _give_up(self, queued: QueuedJob) -> None:
         """Drop a job that keeps crashing workers, and say so in its thread."""
