@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel_settings import ChannelSettings
-from bot.claude_platform import ClaudeClient, claude_client, media_limits, transport
+from bot.claude_platform import ClaudeClient, claude_client, transport
 from bot.config import Settings
 from bot.history import ThreadHistory
 from bot.intake import Intake
@@ -58,19 +58,6 @@ class Services:
         await self.http.close()
         await self.claude.close()
         await self.redis.aclose()
-
-
-def pipeline_options(settings: Settings) -> PipelineOptions:
-    """The model, limits and timings the pipeline runs with."""
-    return PipelineOptions(
-        model=settings.claude_model,
-        max_tokens=settings.claude_max_tokens,
-        media=media_limits(settings),
-        url_sources=settings.claude_platform == "anthropic",
-        automatic_cache=settings.claude_platform == "anthropic",
-        lock_seconds=settings.turn_claim_timeout_seconds,
-        order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
-    )
 
 
 def build_services(
@@ -117,7 +104,7 @@ def build_services(
         transport=transport(settings, claude, redis),
         stores=stores,
         templates=templates,
-        options=pipeline_options(settings),
+        options=PipelineOptions.from_settings(settings),
         metrics=metrics,
     )
     workers = Workers(

@@ -15,8 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import locate, media
 from bot.annotate import Annotator
 from bot.channel_settings import ChannelSettings
+from bot.claude_platform import media_limits
 from bot.claude_request import MAX_IMAGES, Plan, build_request, plan
 from bot.claude_stream import FileGone, Usage, stream_answer
+from bot.config import Settings
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
 from bot.inline_media import MediaGone
@@ -87,6 +89,20 @@ class PipelineOptions:
     automatic_cache: bool = True  # top-level cache_control: the Claude API's own
     lock_seconds: float = 60.0
     order_wait_seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineOptions:
+        """The model, limits and timings for the configured platform."""
+        direct = settings.claude_platform == "anthropic"
+        return cls(
+            model=settings.claude_model,
+            max_tokens=settings.claude_max_tokens,
+            media=media_limits(settings),
+            url_sources=direct,
+            automatic_cache=direct,
+            lock_seconds=settings.turn_claim_timeout_seconds,
+            order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
+        )
 
 
 @dataclass

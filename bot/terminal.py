@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import media
-from bot.app import pipeline_options
 from bot.claude_platform import claude_client, transport
 from bot.claude_request import build_request, plan
 from bot.claude_stream import stream_answer
 from bot.config import Settings
 from bot.errors import FileRefused, UserFacingError
 from bot.models import FileRef, Turn
+from bot.pipeline import PipelineOptions
 from bot.redis_conn import connect
 from bot.templates import Templates
 
@@ -40,7 +40,7 @@ async def ask(
         )
         return 2
     template = templates.get(template_name)
-    options = pipeline_options(settings)
+    options = PipelineOptions.from_settings(settings)
     redis = connect(settings.redis_url, quiet=True)
     claude = claude_client(settings)
     store = transport(settings, claude, redis)

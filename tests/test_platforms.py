@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
-from bot.app import pipeline_options
 from bot.claude_files import ClaudeFiles
 from bot.claude_platform import CLOUD_IMAGE_BYTES, claude_client, media_limits, transport
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.inline_media import InlineMedia
 from bot.media import DIRECT_API_IMAGE_BYTES
+from bot.pipeline import PipelineOptions
 from bot.redis_conn import connect
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
@@ -84,7 +84,7 @@ def test_bedrock_uses_its_client_base64_and_its_smaller_image_limit(aws: None) -
     assert isinstance(client, AsyncAnthropicBedrock) and client.aws_region == "eu-west-1"
     assert isinstance(transport(s, client, connect(None, quiet=True)), InlineMedia)
     assert media_limits(s).image_bytes == CLOUD_IMAGE_BYTES
-    options = pipeline_options(s)
+    options = PipelineOptions.from_settings(s)
     assert not options.url_sources and not options.automatic_cache
 
 
