@@ -14,7 +14,10 @@ logger = logging.getLogger(__name__)
 
 # markdown_text takes 12,000 characters; leave room for a footer and a continuation mark.
 MESSAGE_LIMIT = 11_500
-STREAM_INTERVAL = 0.4  # chat.appendStream is Tier 4; this stays well inside it
+# chat.appendStream is Tier 4 (100+/min per workspace), shared by every answer streaming
+# there at once: batch to about one call a second per answer, and back off on a 429.
+STREAM_INTERVAL = 1.0
+RATE_LIMIT_BACKOFF = 5.0
 UPDATE_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min)
 PROGRESS_STATUS = "is looking at your image…"
 # assistant.threads.setStatus errors that mean this workspace won't take it at all: a token
@@ -93,7 +96,15 @@ class ThreadReply:
         self._buffer += text
         interval = STREAM_INTERVAL if self._streaming else UPDATE_INTERVAL
         if self._ts is None or time.monotonic() - self._last_sync >= interval:
-            await self._flush()
+            try:
+                await self._flush()
+            except SlackApiError as exc:
+                if exc.response.get("error") != "ratelimited" or self._ts is None:
+                    raise
+                # Still rate-limited after the client's own retry: the words wait in the
+                # message's text and go out with the next sync.
+                logger.info("rate-limited while streaming; holding text for a while")
+                self._last_sync = time.monotonic() + RATE_LIMIT_BACKOFF
 
     async def finish(
         self, footer: str | None = None, blocks: list[dict[str, Any]] | None = None

@@ -152,3 +152,17 @@ async def test_a_workspace_without_the_assistant_feature_is_not_asked_again(
 
     assert len(harness.slack.calls_to("assistant.threads.setStatus")) == 1
     assert len(harness.slack.calls_to("reactions.add")) == 2
+
+
+async def test_a_rate_limited_stream_holds_its_words_and_finishes_whole(harness: Harness) -> None:
+    harness.claude.reply = "Words that keep coming. " * 10
+    harness.claude.chunk_delay = 0.06  # about 1.8 s of answer
+    # The client retries a 429 once by itself; the second one reaches the bot.
+    harness.slack.rate_limited["chat.appendStream"] = 2
+
+    ts = await ask(harness)
+
+    (message,) = harness.slack.messages(CHANNEL, ts)
+    assert message.text == f"{harness.claude.reply}\n\n{FOOTER}"
+    assert message.stopped
+    assert harness.slack.rate_limited["chat.appendStream"] == 0  # it did hit the limit

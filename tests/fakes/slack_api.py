@@ -249,6 +249,7 @@ class FakeSlack:
         self._downloading = 0
         self.delays: dict[str, float] = {}
         self.errors: dict[str, str] = {}  # method → the error it answers with (e.g. missing_scope)
+        self.rate_limited: dict[str, int] = {}  # method → how many next calls get a 429
         self.streaming_enabled = True
         self.status_enabled = True
         self.status_error = "not_allowed_token_type"
@@ -474,6 +475,9 @@ class FakeSlack:
                 raise _Fail("unknown_method")
             if error := self.errors.get(method):
                 raise _Fail(error)
+            if self.rate_limited.get(method, 0) > 0:
+                self.rate_limited[method] -= 1
+                raise _Fail("ratelimited", status=429, headers={"Retry-After": "0"})
             channel = call.args.get("channel") or call.args.get("channel_id")
             if channel in self.not_a_member and method in MEMBER_METHODS:
                 raise _Fail("not_in_channel")
