@@ -156,24 +156,37 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # At DEBUG the SDKs log whole request bodies (base64 images included): the bot's own
-    # debug lines are what an operator wants.
+    # The SDKs log a line per API call at INFO: only warnings unless debugging. Even then
+    # INFO at most: at DEBUG they log whole request bodies (base64 images included), and the
+    # bot's own debug lines are what an operator wants.
+    sdk_level = logging.INFO if level == "DEBUG" else max(logging.WARNING, _level_number(level))
     for noisy in ("anthropic", "httpx", "httpx2", "slack_sdk", "slack_bolt"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(noisy).setLevel(sdk_level)
+
+
+def _level_number(level: str) -> int:
+    number = logging.getLevelName(level)
+    return number if isinstance(number, int) else logging.INFO
 
 
 def _serve(settings: Settings, templates: Templates, claude: ClaudeClient, port: int) -> None:
     from aiohttp import web
 
     from bot.app import build_services
-    from bot.server import build_web_app
+    from bot.server import AccessLogger, build_web_app
 
     async def make_app() -> web.Application:
         return build_web_app(build_services(settings, templates=templates, claude=claude))
 
     # run_app stops accepting connections on SIGTERM, finishes Slack's requests, then runs
     # the cleanup that gives in-flight answers the shutdown grace.
-    web.run_app(make_app(), port=port, print=None, shutdown_timeout=SLACK_SHUTDOWN_SECONDS)
+    web.run_app(
+        make_app(),
+        port=port,
+        print=None,
+        shutdown_timeout=SLACK_SHUTDOWN_SECONDS,
+        access_log_class=AccessLogger,
+    )
 
 
 async def _socket(
@@ -183,7 +196,7 @@ async def _socket(
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import build_bolt, build_services
-    from bot.server import READY, build_health_app
+    from bot.server import READY, AccessLogger, build_health_app
 
     services = build_services(settings, templates=templates, claude=claude)
     await services.queue.ensure_group()
@@ -193,7 +206,9 @@ async def _socket(
         build_bolt(services, socket_mode=True), settings.slack_app_token.get_secret_value()
     )
     health = build_health_app(services)
-    runner = web.AppRunner(health, shutdown_timeout=SLACK_SHUTDOWN_SECONDS)
+    runner = web.AppRunner(
+        health, shutdown_timeout=SLACK_SHUTDOWN_SECONDS, access_log_class=AccessLogger
+    )
     if port:
         await runner.setup()
         await web.TCPSite(runner, port=port).start()

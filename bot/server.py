@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger as AiohttpAccessLogger
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -16,6 +17,21 @@ logger = logging.getLogger(__name__)
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
 READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
+REDIS_DOWN: web.AppKey[dict[str, bool]] = web.AppKey("redis_down", dict)
+
+# Probed every few seconds and scraped by Prometheus: an access line each would bury the
+# lines that matter (Slack's deliveries, with their status: a 401 is a wrong signing secret).
+UNLOGGED_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class AccessLogger(AiohttpAccessLogger):
+    """aiohttp's access log, without the health probes and metrics scrapes."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """Log the request unless it is a probe or a scrape."""
+        if request.path in UNLOGGED_PATHS:
+            return
+        super().log(request, response, time)
 
 
 def build_web_app(services: Services, *, run_workers: bool = True) -> web.Application:
@@ -24,6 +40,7 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
     app[SERVICES] = services
     app[BOLT] = build_bolt(services)
     app[READY] = {"ready": False}
+    app[REDIS_DOWN] = {"down": False}
     app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
@@ -50,6 +67,7 @@ def build_health_app(services: Services) -> web.Application:
     app = web.Application()
     app[SERVICES] = services
     app[READY] = {"ready": False}
+    app[REDIS_DOWN] = {"down": False}
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     return app
@@ -66,11 +84,23 @@ async def _slack_events(request: web.Request) -> web.Response:
 async def _healthz(request: web.Request) -> web.Response:
     if not request.app[READY]["ready"]:
         return web.json_response({"ok": False, "status": "starting"}, status=503)
+    # Probes come every few seconds: an outage is logged when it starts and when it ends.
+    outage = request.app[REDIS_DOWN]
     try:
         await request.app[SERVICES].redis.ping()
-    except Exception:
-        logger.warning("health check: Redis is not answering", exc_info=True)
+    except Exception as exc:
+        if not outage["down"]:
+            outage["down"] = True
+            # The type and message only: the traceback says nothing more about an outage.
+            logger.warning(
+                "health check: Redis is not answering (%s: %s); failing until it does",
+                type(exc).__name__,
+                exc,
+            )
         return web.json_response({"ok": False, "status": "redis unavailable"}, status=503)
+    if outage["down"]:
+        outage["down"] = False
+        logger.info("health check: Redis answers again")
     return web.json_response({"ok": True, "in_flight": request.app[SERVICES].workers.in_flight})
 
 
