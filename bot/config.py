@@ -93,6 +93,12 @@ class Settings(BaseSettings):
             return hosts
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        # `LOG_LEVEL=info` is as clear as INFO; logging itself wants upper case.
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:

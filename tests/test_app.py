@@ -132,6 +132,18 @@ def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.redis_url is None
 
 
+@pytest.mark.parametrize("value", ["info", "Debug", " WARNING "])
+def test_the_log_level_is_accepted_in_any_case(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LOG_LEVEL", value)
+    assert load_settings(_env_file=None).log_level == value.strip().upper()
+
+
+def test_an_unknown_log_level_is_refused() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None, log_level="verbose")
+    assert str(error.value).startswith("LOG_LEVEL is invalid")
+
+
 def test_file_hosts_are_a_comma_separated_list() -> None:
     settings = load_settings(
         _env_file=None, slack_bot_token="xoxb-1", slack_file_hosts="files.slack.com, Files.Example"
