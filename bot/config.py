@@ -12,14 +12,23 @@ from bot.errors import ConfigError
 from bot.redis_conn import SCHEMES
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
-MANIFEST_HINT = "create the Slack app from deploy/manifest.yml and copy it from the app's settings"
+# Which manifest made the app depends on the mode: name the one that fits the variable.
+MANIFEST_HINT = (
+    "create the Slack app from deploy/manifest.yml (HTTP mode) or deploy/manifest.socket.yml "
+    "(Socket Mode) and copy it from the app's settings"
+)
+HTTP_MANIFEST_HINT = (
+    "create the Slack app from deploy/manifest.yml and copy it from the app's settings"
+)
 
 # What to tell the operator when a variable is missing or wrong, by variable name.
 _HINTS: dict[str, str] = {
     "SLACK_BOT_TOKEN": f"set it to the Bot User OAuth Token (xoxb-…): {MANIFEST_HINT}",
     "SLACK_SIGNING_SECRET": f"HTTP mode needs it (Basic Information → Signing Secret): "
-    f"{MANIFEST_HINT}",
-    "SLACK_APP_TOKEN": "Socket Mode needs an app-level token (xapp-…) with connections:write",
+    f"{HTTP_MANIFEST_HINT}",
+    "SLACK_APP_TOKEN": "Socket Mode needs an app-level token (xapp-…) with connections:write: "
+    "create the Slack app from deploy/manifest.socket.yml, then Basic Information → "
+    "App-Level Tokens → Generate",
     "ANTHROPIC_API_KEY": "set it to an API key from the Claude Console",
     "SLACK_FILE_HOSTS": "give comma-separated host names, e.g. files.slack.com",
     "REDIS_URL": "see docs/deploy.md for the URL forms, or unset it for the embedded store",

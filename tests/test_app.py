@@ -113,7 +113,16 @@ def test_a_missing_setting_names_the_variable_and_what_to_do() -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(_env_file=None).require_slack()
     assert str(error.value).startswith("SLACK_BOT_TOKEN is not set")
-    assert "deploy/manifest.yml" in str(error.value)
+    assert "deploy/manifest.yml (HTTP mode)" in str(error.value)
+    assert "deploy/manifest.socket.yml (Socket Mode)" in str(error.value)
+
+
+def test_a_missing_app_token_points_to_the_socket_mode_manifest() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None, slack_bot_token="xoxb-1").require_socket()
+    assert str(error.value).startswith("SLACK_APP_TOKEN is not set: Socket Mode needs")
+    assert "deploy/manifest.socket.yml" in str(error.value)
+    assert "deploy/manifest.yml" not in str(error.value)
 
 
 def test_an_invalid_setting_is_named_without_echoing_secrets() -> None:
