@@ -1,6 +1,7 @@
 # Development tasks. Needs only python3 (with venv) and make; everything else goes in .venv.
 #   make run     run the bot (reads .env; `make run ARGS=socket` for Socket Mode)
-#   make test    run the tests (needs a Redis on TEST_REDIS_URL; PYTEST_ARGS='-k foo -x')
+#   make test    run the tests (needs a Redis on TEST_REDIS_URL, and redis-server and redis-cli
+#                for the Sentinel and Cluster tests; PYTEST_ARGS='-k foo -x')
 #   make lint    ruff check, ruff format --check, mypy
 
 PYTHON ?= python3
@@ -77,5 +78,15 @@ except (OSError, ValueError) as exc:
 endef
 export REDIS_CHECK
 
+# The Sentinel and Cluster tests start their own redis-server processes and set them up with
+# redis-cli (tests/redis_topologies.py). Without them only those tests fail: say why up front,
+# and let the rest of the suite run.
+REDIS_BINARIES_HINT := the Sentinel and Cluster tests (tests/test_redis_topologies.py) will \
+  fail without them: apt-get install redis-server (or brew install redis), or skip those tests \
+  with PYTEST_ARGS='--ignore=tests/test_redis_topologies.py'
+
 check-redis:
 	@$(PYTHON) -c "$$REDIS_CHECK" '$(TEST_REDIS_URL)'
+	@missing=; for bin in redis-server redis-cli; do \
+	  command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
+	test -z "$$missing" || echo "make: not found:$$missing; $(REDIS_BINARIES_HINT)" >&2
