@@ -134,7 +134,7 @@ class Settings(BaseSettings):
 
     @property
     def history_ttl_seconds(self) -> int:
-        """How long a thread's history, dedupe marks and uploads live."""
+        """How long a thread's history and uploads live (dedupe marks: keys.SEEN_TTL_SECONDS)."""
         return self.history_ttl_days * 86400
 
     @property
