@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import locate, media
 from bot.annotate import Annotator
@@ -69,6 +71,12 @@ NO_LINKS = (
     "links to images aren't supported on this Claude platform (Amazon Bedrock or Google "
     "Vertex). Upload the image to Slack instead."
 )
+CANNOT_POST = (
+    "I can't post in that conversation, so I couldn't answer there. Add me to the channel "
+    "(mention me there, or /invite me) and ask again."
+)
+INTERRUPTED = "Interrupted: I'm restarting. A complete answer follows in a moment."
+INTERRUPT_SECONDS = 3.0
 GAVE_UP = "I couldn't answer this after several tries; please ask again."
 FORGOTTEN = (
     "Done: I've forgotten this thread, its images and my answers. Mention me to start "
@@ -200,14 +208,20 @@ class Conversation:
                     await self._redo(job, reply)
                 else:
                     outcome = await self._answer(job, reply)
+            except asyncio.CancelledError:
+                # Shutting down before the answer was done: close the half-streamed message
+                # so it doesn't hang; another process answers again from the start.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(INTERRUPT_SECONDS):
+                        await reply.interrupt(INTERRUPTED)
+                raise
             except UserFacingError as exc:
                 # The thread says what happened; the log says why, for whoever runs the bot.
                 logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
                 outcome = await self._tell(job, reply, exc.message, "user_error")
             except Exception as exc:
                 if _cannot_reply(exc):
-                    outcome = "undeliverable"
-                    logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
+                    outcome = await self._undeliverable(job, exc)
                 else:
                     logger.exception("answering failed: %s", job.ids)
                     outcome = await self._tell(job, reply, GENERIC_FAILURE, "failed")
@@ -223,9 +237,20 @@ class Conversation:
         except Exception as exc:
             if not _cannot_reply(exc):
                 raise  # maybe transient: the job is retried
-            logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
-            return "undeliverable"
+            return await self._undeliverable(job, exc)
         return outcome
+
+    async def _undeliverable(self, job: Job, exc: Exception) -> str:
+        """Give up on a thread the bot can't post in; tell the asker privately if we can."""
+        logger.warning("cannot post in %s (%s): giving up", job.ids, exc)
+        if job.response_url:  # a shortcut's: Slack delivers it even where the bot isn't
+            try:
+                await AsyncWebhookClient(job.response_url).send(
+                    text=CANNOT_POST, response_type="ephemeral", replace_original=False
+                )
+            except Exception:
+                logger.warning("could not tell the asker either: %s", job.ids, exc_info=True)
+        return "undeliverable"
 
     async def give_up(self, queued: QueuedJob) -> None:
         """Tell the thread a turn that kept crashing workers was given up; let later turns go."""

@@ -124,6 +124,11 @@ class ThreadReply:
         )
         self.posted.append(str(response["ts"]))
 
+    async def interrupt(self, text: str) -> None:
+        """Close a message left half-written, with `text` under it (nothing if none was)."""
+        if self._ts is not None:
+            await self.finish(footer=f"_{text}_")
+
     async def fail(self, text: str) -> None:
         """End the answer with an error: after any partial text, or as its own message."""
         if self._ts is None and not self._buffer:

@@ -166,12 +166,19 @@ async def turn_slot(
         await lock.release()
         await asyncio.sleep(POLL_SECONDS)
     keeper = asyncio.create_task(_keep(lock, lock_seconds))
+    served = True
     try:
         yield
+    except asyncio.CancelledError:
+        # Shutting down mid-turn: the job stays pending and another process answers it
+        # with this ticket, so the turns behind it must keep waiting for that answer.
+        served = False
+        raise
     finally:
         keeper.cancel()
         try:
-            await order.mark_served(thread, ticket)
+            if served:
+                await order.mark_served(thread, ticket)
         finally:
             with contextlib.suppress(Exception):  # an expired lock is released already
                 await lock.release()

@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
+from redis.asyncio import Redis
 
 from bot import keys
 from bot.models import ThreadRef
+from bot.pipeline import INTERRUPTED
+from bot.thread_order import ThreadOrder
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
@@ -151,27 +155,33 @@ async def test_two_processes_serve_one_thread_interchangeably(harness: Harness) 
     ]
 
 
-async def test_a_turn_left_by_a_dead_process_is_answered_by_another(harness: Harness) -> None:
+@pytest.mark.parametrize("settings_overrides", [{"shutdown_grace_seconds": 1.0}])
+async def test_a_turn_cut_off_by_shutdown_is_closed_and_answered_again_elsewhere(
+    harness: Harness, redis: Redis
+) -> None:
     harness.claude.reply = "A long and careful answer. " * 20
-    harness.claude.chunk_delay = 0.05  # ~3 s of streaming
+    harness.claude.chunk_delay = 0.05  # ~3 s of streaming: longer than the grace
     shot = harness.slack.add_file("F1", "a.png", samples.png())
-    doomed = harness.bot
     msg = await harness.mention("what is this?", files=[shot])
     await eventually(lambda: _streaming(harness, msg["ts"]))
+    await harness.message("and then?", thread_ts=msg["ts"])
 
-    # Kill it without a clean shutdown: its turn stays pending in Redis.
-    for task in [*doomed.services.workers._loops, *doomed.services.workers._running.values()]:
-        task.cancel()
-    await asyncio.sleep(0.05)
-    doomed.services.workers._running.clear()
+    stopping = harness.bots.pop(0)
+    await stopping.stop()  # SIGTERM's path: 1 s of grace, then the turn is cancelled
+
+    (cut,) = harness.slack.messages(CHANNEL, msg["ts"])
+    assert cut.stopped and cut.text.endswith(f"_{INTERRUPTED}_")  # not left hanging
+    thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=msg["ts"])
+    assert await redis.xlen(keys.STREAM) == 2  # both turns still queued
+    assert await ThreadOrder(redis, 60).served(thread) == 0  # the follow-up must still wait
+
     harness.bots.append(await start_bot(harness.settings))
+    replies = await harness.replies(msg["ts"])
 
-    async def answered_in_full() -> bool:
-        texts = harness.slack.reply_texts(CHANNEL, msg["ts"])
-        return any(t.startswith(harness.claude.reply) for t in texts)
-
-    await eventually(answered_in_full, timeout=20)
-    assert len(harness.claude.requests) == 2
+    assert len(replies) == 3
+    assert replies[1].startswith(harness.claude.reply)  # the whole answer, from the start
+    questions = [r["messages"][-1]["content"][-1]["text"] for r in harness.claude.requests]
+    assert questions == ["what is this?", "what is this?", "and then?"]  # in order
 
 
 async def test_a_turn_left_by_a_killed_process_is_finished_by_another(
