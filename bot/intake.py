@@ -157,6 +157,7 @@ class Intake:
         question: str,
         message_text: str = "",
         default_question: str = "",
+        response_url: str = "",
     ) -> bool:
         """Queue a question asked from the message shortcut's modal about one message."""
         text = question.strip()
@@ -174,6 +175,7 @@ class Intake:
             user_id=user_id,
             text=text,
             files=[SlackFile(id=file_id) for file_id in file_ids],
+            response_url=response_url or None,
         )
         return await self.enqueue(job)
 

@@ -60,6 +60,7 @@ class Job(BaseModel):
     is_dm: bool = False
     bot_user_id: str | None = None
     enterprise_id: str | None = None
+    response_url: str | None = None  # a shortcut's: reaches the user even outside the channel
 
     @property
     def request_key(self) -> str:

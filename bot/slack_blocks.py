@@ -53,7 +53,12 @@ def template_select(templates: Templates, current: str) -> list[dict[str, Any]]:
 
 
 def shortcut_modal(
-    templates: Templates, current: str, *, channel_id: str, message: dict[str, Any]
+    templates: Templates,
+    current: str,
+    *,
+    channel_id: str,
+    message: dict[str, Any],
+    response_url: str = "",
 ) -> dict[str, Any]:
     """The "Ask Claude about this…" modal for one message."""
     return {
@@ -62,7 +67,7 @@ def shortcut_modal(
         "title": {"type": "plain_text", "text": "Ask Claude"},
         "submit": {"type": "plain_text", "text": "Ask"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": _metadata(channel_id, message),
+        "private_metadata": _metadata(channel_id, message, response_url),
         "blocks": [
             {
                 "type": "input",
@@ -86,13 +91,14 @@ def shortcut_modal(
     }
 
 
-def _metadata(channel_id: str, message: dict[str, Any]) -> str:
+def _metadata(channel_id: str, message: dict[str, Any], response_url: str) -> str:
     """What the modal's submission needs of the message, its text cut to fit Slack's limit."""
     metadata = {
         "channel": channel_id,
         "ts": message["ts"],
         "thread_ts": message.get("thread_ts") or message["ts"],
         "files": [f["id"] for f in message.get("files", []) if f.get("id")],
+        "response_url": response_url,  # tells the user privately if the thread is closed
         "text": "",
     }
     # ASCII-only JSON: within the limit whether Slack counts characters or bytes.

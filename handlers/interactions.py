@@ -47,7 +47,11 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         )
         current = templates.get(chosen)  # may name a template TEMPLATES_FILE no longer has
         view = slack_blocks.shortcut_modal(
-            templates, current.name, channel_id=channel_id, message=body["message"]
+            templates,
+            current.name,
+            channel_id=channel_id,
+            message=message,
+            response_url=body.get("response_url", ""),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -73,5 +77,6 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
             template=chosen,
             question=question.get("value") or "",
             message_text=metadata.get("text", ""),  # none in modals an older version opened
+            response_url=metadata.get("response_url", ""),
             default_question=templates.get(chosen).question,
         )

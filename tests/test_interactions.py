@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from bot import keys, slack_blocks
+from bot.pipeline import CANNOT_POST
 from tests import samples
 from tests.harness import CHANNEL, TEAM, Harness, answer, next_ts
 
@@ -101,17 +102,19 @@ async def test_thread_choice_beats_channel_default_beats_describe(harness: Harne
     assert harness.slack.reply_texts(CHANNEL, first["ts"])[-1].endswith("_Template: chart_")
 
 
-async def open_shortcut(harness: Harness, message: dict[str, Any]) -> dict[str, Any]:
+async def open_shortcut(
+    harness: Harness, message: dict[str, Any], channel: str = CHANNEL
+) -> dict[str, Any]:
     """Run "Ask Claude about this…" on `message`; the modal Slack opened."""
     await harness.interact(
         {
             "type": "message_action",
             "callback_id": slack_blocks.SHORTCUT,
             "trigger_id": f"trigger-shortcut-{message['ts']}",
-            "channel": {"id": CHANNEL, "name": "general"},
+            "channel": {"id": channel, "name": "general"},
             "message": message,
             "message_ts": message["ts"],
-            "response_url": "https://hooks.slack.com/app/x",
+            "response_url": harness.slack.response_url(f"shortcut-{message['ts']}"),
         }
     )
     view = harness.slack.views[-1]
@@ -274,3 +277,20 @@ async def test_the_shortcut_in_a_thread_starts_on_the_threads_template(harness: 
 
     assert in_thread["initial_option"]["value"] == "ocr"
     assert elsewhere["initial_option"]["value"] == "chart"
+
+
+async def test_the_shortcut_where_the_bot_cant_post_tells_the_asker_privately(
+    harness: Harness,
+) -> None:
+    harness.slack.not_a_member.add("C0PRIVATE")
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    message = {"type": "message", "user": "U0BOB", "ts": next_ts(), "text": "hm", "files": [shot]}
+    view = await open_shortcut(harness, message, channel="C0PRIVATE")
+
+    await submit(harness, view, "describe", "what is this?")
+    await harness.settle()
+
+    assert harness.slack.reply_texts("C0PRIVATE", message["ts"]) == []
+    ((path, posted),) = harness.slack.hook_posts
+    assert path == f"shortcut-{message['ts']}"
+    assert posted["response_type"] == "ephemeral" and posted["text"] == CANNOT_POST

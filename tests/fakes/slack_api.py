@@ -263,6 +263,7 @@ class FakeSlack:
         self.views: list[Json] = []
         self.ephemerals: list[Json] = []
         self.not_a_member: set[str] = set()  # channels the bot was never added to
+        self.hook_posts: list[tuple[str, Json]] = []  # (path, JSON) posted to response URLs
         self._status: dict[tuple[str, str], str] = {}
         self._messages: dict[str, PostedMessage] = {}
         self._threads: dict[tuple[str, str], list[Json]] = {}
@@ -290,6 +291,7 @@ class FakeSlack:
         api = web.Application()
         api.router.add_route("*", "/api/{method}", self._handle_api)
         api.router.add_get("/socket/{ticket}", self._handle_socket)
+        api.router.add_post("/hooks/{path:.*}", self._handle_hook)
         self._ports["api"] = await self._serve(api, "127.0.0.1")
         for name, ip in FILE_HOSTS.items():
             app = web.Application()
@@ -867,6 +869,16 @@ class FakeSlack:
         ticket = secrets.token_urlsafe(16)
         self._tickets.add(ticket)
         return {"url": f"ws://127.0.0.1:{self._ports['api']}/socket/{ticket}"}
+
+    def response_url(self, name: str) -> str:
+        """A response_url (as in shortcut and command payloads) served by this fake."""
+        return f"http://127.0.0.1:{self._ports['api']}/hooks/{name}"
+
+    async def _handle_hook(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return web.Response(status=400, text="invalid_payload")
+        self.hook_posts.append((request.match_info["path"], await request.json()))
+        return web.Response(text="ok")
 
     # ----- Socket Mode -----
     def event_callback(
