@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -13,6 +14,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import Services, build_bolt
 
 logger = logging.getLogger(__name__)
+
+HEALTH_PING_SECONDS = 2.0
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
@@ -87,7 +90,8 @@ async def _healthz(request: web.Request) -> web.Response:
     # Probes come every few seconds: an outage is logged when it starts and when it ends.
     outage = request.app[REDIS_DOWN]
     try:
-        await request.app[SERVICES].redis.ping()
+        # Inside the probe's own timeout: a hung Redis answers 503, not a probe timeout.
+        await asyncio.wait_for(request.app[SERVICES].redis.ping(), HEALTH_PING_SECONDS)
     except Exception as exc:
         if not outage["down"]:
             outage["down"] = True
