@@ -58,8 +58,9 @@ class Plan:
 
 
 def plan(history: list[Turn], question: Turn, byte_budget: int | None = None) -> Plan:
-    """Fit the conversation into one request: at most MAX_MESSAGES messages, MAX_IMAGES
-    images and, when files travel inline, `byte_budget` bytes of base64."""
+    """Fit the conversation into one request's message, image and byte limits."""
+    # At most MAX_MESSAGES messages and MAX_IMAGES images, and when files travel inline,
+    # `byte_budget` bytes of base64.
     turns = [*history, question]
     dropped = 0
     if len(turns) > MAX_MESSAGES:
@@ -85,13 +86,11 @@ def build_request(
     label_images: bool = False,
     automatic_cache: bool = True,
 ) -> dict[str, Any]:
-    """Keyword arguments for `messages.stream`: the planned conversation with its media.
-
-    `sources` maps a file's SHA-256 to its `source` block when files travel inline (base64);
-    without it, files are referenced by Files API id. `label_images` puts "Image N:" before
-    each image, numbered across the request as `Plan.sent_images` numbers them.
-    Without `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block.
-    """
+    """Keyword arguments for `messages.stream`: the planned conversation with its media."""
+    # `sources` maps a file's SHA-256 to its `source` block when files travel inline
+    # (base64); without it, files are referenced by Files API id. `label_images` puts
+    # "Image N:" before each image, numbered as `Plan.sent_images` numbers them. Without
+    # `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block.
     labels = itertools.count(1) if label_images else None
     messages = [
         _message(turn, plan.left_out.get(i, set()), sources or {}, labels)

@@ -24,8 +24,8 @@ class ThreadHistory:
     async def record_exchange(
         self, thread: ThreadRef, question: Turn, answer: Turn, *, answered: str, pending: int = 0
     ) -> None:
-        """Save a question and its answer together and refresh the thread's TTL; the first
-        `pending` files waiting for a question went with this one."""
+        """Save a question and its answer together and refresh the thread's TTL."""
+        # The first `pending` files waiting for a question went with this one.
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(keys.turns(thread), question.model_dump_json(), answer.model_dump_json())
             if pending:
@@ -112,11 +112,9 @@ class ThreadHistory:
             await pipe.execute()
 
     async def forget(self, thread: ThreadRef, *, answered: str) -> list[FileRef]:
-        """Delete the thread's turns and choices; the stored files no thread uses now.
-
-        The thread stays marked as read, so what was posted before is not read again, and
-        its ticket counters stay, so turns queued behind this one keep their order.
-        """
+        """Delete the thread's turns and choices; the stored files no thread uses now."""
+        # The thread stays marked as read, so what was posted before is not read again, and
+        # its ticket counters stay, so turns queued behind this one keep their order.
         refs = {r.sha256: r for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread), keys.pending(thread))

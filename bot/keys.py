@@ -52,11 +52,9 @@ def thread_keys(thread: ThreadRef) -> tuple[str, ...]:
 
 
 def seen(thread: ThreadRef, request_key: str) -> str:
-    """Marks a request as accepted, so duplicates and retries are dropped.
-
-    Under the thread's tag, so marking it and taking the turn's ticket is one atomic step
-    on Redis Cluster too.
-    """
+    """Marks a request as accepted, so duplicates and retries are dropped."""
+    # Under the thread's tag, so marking it and taking the turn's ticket is one atomic
+    # step on Redis Cluster too.
     return f"{PREFIX}:thread:{thread_tag(thread)}:seen:{request_key}"
 
 

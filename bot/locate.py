@@ -63,8 +63,7 @@ def parse(answer: str, images: list[FileRef]) -> Located:
 
 
 class HideBoxes:
-    """Passes streamed text on up to the ```json block of boxes: readers see the drawing,
-    not the coordinates (the stored answer keeps them for later turns)."""
+    """Passes streamed text on up to the ```json block of boxes."""
 
     def __init__(self, on_text: Callable[[str], Awaitable[None]]) -> None:
         self._on_text = on_text

@@ -43,8 +43,7 @@ class SlackFile(BaseModel):
 
 
 class Job(BaseModel):
-    """A request the bot accepted (a message, a template choice, a shortcut): what the queue
-    carries."""
+    """A request the bot accepted (a message, a template choice, a shortcut), as queued."""
 
     action: Literal["answer", "redo", "forget"] = "answer"
     key: str = ""  # unique per request, for dedupe; the message ts unless set

@@ -395,8 +395,9 @@ class Conversation:
             prepared.refs.append(ref)
 
     async def _new_material(self, job: Job, history: list[Turn]) -> NewMaterial:
-        """This message's files, plus what came before it: the thread's earlier messages
-        when the bot joins it, else the files posted since the last question."""
+        """This message's files, plus what came before it."""
+        # The thread's earlier messages when the bot joins it, else the files posted since
+        # the last question.
         if history or await self.history.is_seeded(job.thread):
             pending = await self.history.pending(job.thread)
             files = list({f.id: f for f in [*pending, *job.files]}.values())  # a retry's copy
@@ -511,8 +512,9 @@ class Conversation:
         return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
 
     async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> list[str]:
-        """Store again, in place, every referenced file the transport no longer has; drop
-        (from the turns, and so from the history) and name those Slack no longer has."""
+        """Store again every referenced file the transport lost; name those Slack lost too."""
+        # In place: files Slack no longer has are dropped from the turns (so from the
+        # history) with a note.
         fresh: dict[str, FileRef] = {}  # by SHA-256: the same image twice is stored once
         lost: list[str] = []
         for turn in turns:

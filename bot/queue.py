@@ -68,10 +68,8 @@ class TurnQueue:
         return [self._parse(entry_id, fields) for entry_id, fields in reply[0][1]]
 
     async def reclaim(self, min_idle_ms: int, count: int) -> list[QueuedJob]:
-        """Jobs another consumer took but stopped working on (its process died).
-
-        Exhausted ones are among them: the caller gives them up and acknowledges them.
-        """
+        """Jobs another consumer took but stopped working on (its process died)."""
+        # Exhausted ones are among them: the caller gives them up and acknowledges them.
         _, entries, _ = await self.redis.xautoclaim(
             keys.STREAM, keys.GROUP, self.consumer, min_idle_ms, start_id="0-0", count=count
         )

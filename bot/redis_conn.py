@@ -26,12 +26,10 @@ SCHEMES = (
 
 
 def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
-    """A client for `url`; without one, an in-process store that forgets on exit.
-
-    `redis+sentinel://[:password@]host:port[,host:port]/service[/db]` asks the Sentinels for
-    the service's primary; `redis+cluster://[:password@]host:port[,host:port]` talks to a
-    Redis Cluster (the bot keeps each operation's keys in one hash slot). `rediss+…` for TLS.
-    """
+    """A client for `url`; without one, an in-process store that forgets on exit."""
+    # `redis+sentinel://[:password@]host:port[,host:port]/service[/db]` asks the
+    # Sentinels for the service's primary; `redis+cluster://[:password@]host:port[,…]`
+    # talks to a Redis Cluster (each operation's keys share a hash slot). `rediss+…` is TLS.
     if url is None:
         return _embedded(quiet)
     try:

@@ -138,8 +138,8 @@ class ThreadReply:
             await self.finish(footer=f"_{text}_")
 
     async def _flush(self, *, defer_edit: bool = False) -> None:
-        """Move buffered text into messages, starting a new one when one is full (leaving
-        the last edit of a posted message to the caller with `defer_edit`)."""
+        """Move buffered text into messages, starting a new one when one is full."""
+        # With `defer_edit`, the last edit of a posted message is left to the caller.
         while len(self._text) + len(self._buffer) > MESSAGE_LIMIT:
             chunk, self._buffer = _split(self._buffer, MESSAGE_LIMIT - len(self._text))
             self._text += chunk

@@ -91,11 +91,9 @@ class ThreadOrder:
         self._settled = redis.register_script(_SETTLED)
 
     async def admit(self, thread: ThreadRef, request_key: str, *, accept: bool) -> Admission:
-        """Mark the request seen and take its turn's ticket, atomically.
-
-        `accept` opens the thread to follow-ups at once. The caller puts the job on the
-        stream, then calls `queued`, or `abandon` if it could not.
-        """
+        """Mark the request seen and take its turn's ticket, atomically."""
+        # `accept` opens the thread to follow-ups at once. The caller puts the job on the
+        # stream, then calls `queued`, or `abandon` if it could not.
         # Accepting now, not when the answer is saved, queues a reply posted while the first
         # answer is still being written behind it, instead of dropping it.
         marks = [keys.seen(thread, request_key), keys.meta(thread)]
@@ -144,12 +142,10 @@ async def turn_slot(
     lock_seconds: float,
     order_wait_seconds: float,
 ) -> AsyncIterator[None]:
-    """Hold the thread's lock for the turn with `ticket`, after the turns before it.
-
-    A ticket whose job never reached the queue is skipped once its enqueue lease is over
-    (see `Intake.enqueue`); a turn whose predecessor never shows up for another reason waits
-    at most `order_wait_seconds`, so one lost job cannot stall a thread forever.
-    """
+    """Hold the thread's lock for the turn with `ticket`, after the turns before it."""
+    # A ticket whose job never reached the queue is skipped once its enqueue lease is
+    # over (see `Intake.enqueue`); a turn whose predecessor never shows up for another
+    # reason waits at most `order_wait_seconds`, so one lost job can't stall a thread.
     lock = order.redis.lock(keys.lock(thread), timeout=lock_seconds, sleep=POLL_SECONDS)
     deadline = time.monotonic() + order_wait_seconds
     while True:

@@ -50,11 +50,9 @@ class Workers:
         ]
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop taking turns and let those in flight finish, up to `grace_seconds`.
-
-        Turns still running after that are cancelled and stay pending in Redis, where
-        another process reclaims them.
-        """
+        """Stop taking turns and let those in flight finish, up to `grace_seconds`."""
+        # Turns still running after that are cancelled and stay pending in Redis, where
+        # another process reclaims them.
         self._stopping.set()
         for task in self._loops:
             task.cancel()
