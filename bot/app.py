@@ -71,22 +71,10 @@ def build_services(
     """Create the process's clients and the conversation pipeline (nothing runs yet)."""
     templates = templates or Templates.load(settings.templates_file)
     redis = redis or connect(settings.redis_url)
-    slack = AsyncWebClient(
-        token=settings.bot_token,
-        base_url=settings.slack_api_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
-        ],
-    )
+    slack = _slack_client(settings)
     claude = claude or claude_client(settings)
     http = aiohttp.ClientSession()
-    stores = Stores(
-        ThreadHistory(redis, settings.history_ttl_seconds),
-        ThreadOrder(redis, settings.history_ttl_seconds),
-        ChannelSettings(redis),
-        UsageCounters(redis),
-    )
+    stores = _stores(settings, redis)
     queue = TurnQueue(redis, consumer or _consumer_name())
     fetcher = SlackFileFetcher(
         http,
@@ -133,6 +121,25 @@ def build_services(
         workers=workers,
         metrics=metrics,
     )
+
+
+def _slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client, retrying dropped connections and one 429 (after Retry-After)."""
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def _stores(settings: Settings, redis: Redis) -> Stores:
+    """Everything the pipeline keeps in Redis."""
+    ttl = settings.history_ttl_seconds
+    history, order = ThreadHistory(redis, ttl), ThreadOrder(redis, ttl)
+    return Stores(history, order, ChannelSettings(redis), UsageCounters(redis))
 
 
 def build_bolt(services: Services, *, socket_mode: bool = False) -> AsyncApp:
