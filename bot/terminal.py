@@ -17,6 +17,7 @@ from bot.models import FileRef, Turn
 from bot.pipeline import PipelineOptions
 from bot.redis_conn import connect
 from bot.templates import Templates
+from bot.transport import Transport
 
 # The upload cache is per workspace; terminal runs share one of their own.
 TERMINAL_WORKSPACE = "terminal"
@@ -45,21 +46,11 @@ async def ask(
     claude = claude_client(settings)
     store = transport(settings, claude, redis)
     try:
-        refs: list[FileRef] = []
-        notes: list[str] = []
-        for path in paths:
-            try:
-                data = path.read_bytes()
-                prepared = await asyncio.to_thread(media.prepare, path.name, data, options.media)
-            except OSError as exc:
-                print(f"vision-bot: {path}: {exc.strerror}", file=err)
-                return 2
-            except FileRefused as exc:
-                print(f"vision-bot: {exc.message}", file=err)
-                continue
-            file_id = await store.store(TERMINAL_WORKSPACE, prepared)
-            refs.append(prepared.ref(source_id=str(path), stored_id=file_id))
-            notes.extend(prepared.notes)
+        try:
+            refs, notes = await _prepare_files(paths, store, options.media, err)
+        except OSError as exc:
+            print(f"vision-bot: {exc.filename}: {exc.strerror}", file=err)
+            return 2
         if paths and not refs:
             return 1
         turn = Turn(role="user", text=question or template.question, files=refs)
@@ -88,6 +79,25 @@ async def ask(
     finally:
         await claude.close()
         await redis.aclose()
+
+
+async def _prepare_files(
+    paths: list[Path], store: Transport, limits: media.MediaLimits, err: TextIO
+) -> tuple[list[FileRef], list[str]]:
+    """Check and store each file as the bot would; refusals are told on `err`."""
+    refs: list[FileRef] = []
+    notes: list[str] = []
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            prepared = await asyncio.to_thread(media.prepare, path.name, data, limits)
+        except FileRefused as exc:
+            print(f"vision-bot: {exc.message}", file=err)
+            continue
+        file_id = await store.store(TERMINAL_WORKSPACE, prepared)
+        refs.append(prepared.ref(source_id=str(path), stored_id=file_id))
+        notes.extend(prepared.notes)
+    return refs, notes
 
 
 def list_templates(templates: Templates, out: TextIO = sys.stdout) -> int:
