@@ -8,12 +8,13 @@ import logging
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Literal, cast
 
 import pillow_heif
-from PIL import Image, ImageOps
+from PIL import Image, JpegImagePlugin
 from pypdf import PdfReader
 
 from bot.errors import FileRefused
@@ -29,8 +30,17 @@ CONVERTIBLE_TYPES = ("image/heic", "image/avif", "image/tiff", "image/bmp", "ima
 READABLE = "PNG, JPEG, GIF, WebP, HEIC, AVIF, TIFF, BMP and ICO images, and PDFs"
 
 MAX_SIDE = 8000  # Claude refuses images larger than this on either side
-# Checked from the header before decoding: a small file can claim a huge canvas.
+# Checked from the header before decoding: a small file can claim a huge canvas. Decoding
+# holds the whole canvas (4 bytes a pixel), so this caps one file near 400 MB of memory;
+# everything after decoding works in small bands (_downscaled).
 MAX_DECODE_PIXELS = 89_000_000  # just under Pillow's own bomb warning
+# libheif and libavif hand over their own RGB copy (7 bytes a pixel in all), and libjpeg keeps
+# a progressive JPEG's coefficients for the whole canvas whatever the scale (up to 7 bytes a
+# pixel too): those get a lower cap with the same memory bound. 48-50 MP phone HEICs fit.
+MAX_HEAVY_DECODE_PIXELS = 52_000_000
+# A baseline JPEG is decoded at 1/2, 1/4 or 1/8 scale (draft), never at full size: 200 MP
+# phone photos (16320×12240) fit and cost less than a 12 MP HEIC.
+MAX_JPEG_PIXELS = 210_000_000
 # _check_canvas refuses those images by their header before any decoding, with a reply:
 # Pillow's warning about them would only be noise in the logs.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -197,22 +207,41 @@ def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> int:
 
 
 def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits) -> PreparedMedia:
-    with Image.open(io.BytesIO(data)) as image:
+    with _open(data, media_type) as image:
         _check_canvas(name, image)
         return _fit(name, data, media_type, image, limits)
 
 
+def _open(data: bytes, media_type: str) -> Image.Image:
+    """The image, its header read and nothing decoded yet."""
+    if media_type == "image/jpeg":
+        # Image.open refuses canvases over 2x Pillow's limit (179 MP) before _check_canvas
+        # can allow a 200 MP JPEG it will decode at a quarter scale. As a plain JPEG, an MPO
+        # (a phone photo with a depth map or preview appended) is its first, main picture.
+        return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    return Image.open(io.BytesIO(data))
+
+
 def _check_canvas(name: str, image: Image.Image) -> None:
     width, height = image.size
-    if width * height > MAX_DECODE_PIXELS:
-        raise FileRefused(name, _too_many_pixels(width, height))
+    limit = _pixel_limit(image)
+    if width * height > limit:
+        raise FileRefused(name, _too_many_pixels(width, height, limit))
 
 
-def _too_many_pixels(width: int = 0, height: int = 0) -> str:
+def _pixel_limit(image: Image.Image) -> int:
+    if image.format == "JPEG":
+        return MAX_HEAVY_DECODE_PIXELS if image.info.get("progressive") else MAX_JPEG_PIXELS
+    if image.format in ("HEIF", "AVIF"):
+        return MAX_HEAVY_DECODE_PIXELS
+    return MAX_DECODE_PIXELS
+
+
+def _too_many_pixels(width: int = 0, height: int = 0, limit: int = MAX_DECODE_PIXELS) -> str:
     size = f" ({width}×{height})" if width else ""
     return (
         f"the image claims more pixels{size} than I decode safely "
-        f"({MAX_DECODE_PIXELS // 1_000_000} megapixels). A smaller export would work."
+        f"({limit // 1_000_000} megapixels). A smaller export would work."
     )
 
 
@@ -226,8 +255,10 @@ def _fit(
     orientation = _exif_orientation(image)
     rotated = orientation not in (0, 1)
     if media_type == "image/jpeg" and max(width, height) > limits.long_edge:
-        # Let the JPEG decoder skip detail the downscale would throw away (less memory).
-        image.draft("RGB", (limits.long_edge, limits.long_edge))
+        # Let the JPEG decoder skip detail the downscale would throw away (a 50 MP photo
+        # decodes as 12 MP). Asked for the fitted size: a square box would stop a panorama's
+        # scale at its short side.
+        image.draft("RGB", _fitted(image.size, limits.long_edge))
     image.load()  # decodes the first frame: truncated or corrupt data fails here
     as_is = (
         media_type in CLAUDE_IMAGE_TYPES
@@ -241,7 +272,11 @@ def _fit(
         return PreparedMedia(
             _renamed(name, media_type), data, media_type, "image", width, height, width, height
         )
-    frame = ImageOps.exif_transpose(image) if rotated else image
+    frame = _downscaled(image, limits.long_edge)
+    if frame is not image:
+        image.close()  # the full-size pixels: encoding needs only the downscaled copy
+    if rotated:  # upright after downscaling: turning the full-size canvas would copy it
+        frame = frame.transpose(_UPRIGHT[orientation])
     if orientation in (5, 6, 7, 8):  # a quarter turn: the upright original is portrait
         width, height = height, width
     out_type, out_data, size = _encode(frame, media_type, limits)
@@ -260,16 +295,28 @@ def _fit(
 
 def _exif_orientation(image: Image.Image) -> int:
     try:
-        return int(image.getexif().get(0x0112, 1))
+        orientation = int(image.getexif().get(0x0112, 1))
     except (ValueError, TypeError, OSError):
         return 1
+    return orientation if orientation in _UPRIGHT else 1
+
+
+# What turns the stored frame upright for each EXIF orientation (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _encode(
-    image: Image.Image, source_type: str, limits: MediaLimits
+    frame: Image.Image, source_type: str, limits: MediaLimits
 ) -> tuple[str, bytes, tuple[int, int]]:
-    """Downscale to the model's native size and encode within the byte limit."""
-    frame = _downscaled(image, limits.long_edge)
+    """Encode the downscaled frame within the byte limit, shrinking it further if need be."""
     has_alpha = frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
     photo = source_type in ("image/jpeg", "image/heic", "image/avif")
     # Screenshots keep crisp text as PNG; photos are smaller as JPEG at no visible cost.
@@ -291,33 +338,76 @@ def _encode(
         )
 
 
+def _fitted(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    """The size with the same aspect and at most `long_edge` on its longer side."""
+    width, height = size
+    if max(width, height) <= long_edge:
+        return size
+    if width >= height:
+        return long_edge, max(1, round(height * long_edge / width))
+    return max(1, round(width * long_edge / height)), long_edge
+
+
+# Source pixels converted and resampled at once: about 16 MB, where the whole canvas can be
+# 360 MB. Converting it whole (palette or 16-bit to RGB, RGBA to premultiplied for Lanczos)
+# and resampling it in one go held two or three full-size copies at once.
+_BAND_PIXELS = 1_000_000
+
+
 def _downscaled(image: Image.Image, long_edge: int) -> Image.Image:
-    frame = image
-    if image.mode in ("P", "PA"):
-        keeps_alpha = image.mode == "PA" or "transparency" in image.info
-        frame = image.convert("RGBA" if keeps_alpha else "RGB")
-    if frame.mode in _DEEP_MODES:
-        frame = _eight_bit(frame)
-    if frame.mode not in ("RGB", "RGBA", "L", "LA"):
-        frame = frame.convert("RGB")
-    if max(frame.size) > long_edge:
-        frame = frame.copy()
-        frame.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
-    return frame
+    """The image in a mode the encoders take, fitted to `long_edge`, made band by band."""
+    convert = _converter(image)
+    size = _fitted(image.size, long_edge)
+    if size == image.size:
+        return convert(image)  # at most long_edge² pixels: one copy is cheap
+    width, height = image.size
+    scale = height / size[1]
+    # Lanczos reads 3 source pixels either side per output pixel (times the scale): a band
+    # with that margin resamples exactly as the whole canvas would.
+    margin = math.ceil(3 * scale) + 1
+    rows = max(1, _BAND_PIXELS // (width * math.ceil(scale)))
+    out: Image.Image | None = None
+    for top in range(0, size[1], rows):
+        bottom = min(size[1], top + rows)
+        y0, y1 = top * scale, min(height, bottom * scale)
+        first, last = max(0, math.floor(y0) - margin), min(height, math.ceil(y1) + margin)
+        band = convert(image.crop((0, first, width, last)))
+        box = (0.0, y0 - first, float(width), y1 - first)
+        part = band.resize((size[0], bottom - top), Image.Resampling.LANCZOS, box=box)
+        if out is None:
+            out = Image.new(part.mode, size)
+        out.paste(part, (0, top))
+    assert out is not None  # size[1] >= 1: at least one band
+    return out
 
 
 # Grayscale deeper than 8 bits: scientific TIFFs, medical scans, 16-bit PNGs.
 _DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
-def _eight_bit(image: Image.Image) -> Image.Image:
-    """The image as 8-bit grayscale with its tones kept (Pillow's convert clips them to white)."""
+def _converter(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
+    """What brings `image`, or a band of it, into a mode the encoders take."""
     if image.mode == "F":
-        # Floats have no fixed range (0..1, or raw sensor values): stretch what is there.
+        # Floats have no fixed range (0..1, or raw sensor values): stretch what is there,
+        # measured on the whole image so that every band gets the same tones.
         low, high = cast("tuple[float, float]", image.getextrema())  # one band: one pair
         scale = 255 / (high - low) if high > low else 0.0
-        return image.point(lambda v: (v - low) * scale).convert("L")
-    return image.convert("I").point(lambda v: v / 256).convert("L")
+        return lambda part: part.point(lambda v: (v - low) * scale).convert("L")
+    if image.mode in _DEEP_MODES:
+        # Pillow's convert clips 16-bit tones to white: keep their top 8 bits instead.
+        return lambda part: part.convert("I").point(lambda v: v / 256).convert("L")
+    mode = _encodable_mode(image)
+    return lambda part: part if part.mode == mode else part.convert(mode)
+
+
+def _encodable_mode(image: Image.Image) -> str:
+    if image.mode in ("P", "PA", "RGB", "L") and (
+        image.mode == "PA" or "transparency" in image.info
+    ):
+        return "LA" if image.mode == "L" else "RGBA"  # a transparent color becomes alpha
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image.mode
+    return "RGB"
 
 
 def _save(frame: Image.Image, media_type: str, options: dict[str, object]) -> bytes:

@@ -3,6 +3,7 @@
 Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14, or BENCH_REDIS_URL):
 
     .venv/bin/python scripts/bench_media.py [--runs N]
+    .venv/bin/python scripts/bench_media.py --memory   # peak memory of prepare(), no Redis
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -148,6 +151,65 @@ def make_pdf() -> Sample:
     return Sample("quarterly-report.pdf", pdf, "application/pdf")
 
 
+def make_large_screenshot() -> Sample:
+    """A 9400×9400 RGBA PNG of text lines (1.8 MB): just under the 89 MP decode cap."""
+    w = h = 9400
+    img = Image.new("RGBA", (w, h), (255, 255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for y in range(0, h, 40):
+        draw.text((10, y), f"error: NullPointerException at PaymentService line {y}", fill="black")
+    return Sample("shot-9400.png", _encoded(img, "PNG", compress_level=1), "image/png")
+
+
+def make_large_photo() -> Sample:
+    """A 50 MP (8660×5774) baseline camera JPEG of soft shapes."""
+    rng, w, h = random.Random(4), 8660, 5774
+    small = Image.new("RGB", (w // 16, h // 16), "#88aacc")
+    draw = ImageDraw.Draw(small)
+    for _ in range(200):
+        x, y, r = rng.randrange(w // 16), rng.randrange(h // 16), rng.randrange(4, 60)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
+    img = small.filter(ImageFilter.GaussianBlur(2)).resize((w, h), Image.Resampling.BILINEAR)
+    return Sample("photo-50mp.jpg", _encoded(img, "JPEG", quality=90), "image/jpeg")
+
+
+# Run in a fresh interpreter per input, so that one input's memory can't hide another's.
+# VmHWM (Linux), not ru_maxrss: a child's ru_maxrss starts at its parent's RSS at the fork.
+PEAK_RSS = r"""
+import re, sys
+sys.path.insert(0, sys.argv[1])
+from bot.media import MediaLimits, prepare
+def peak():
+    return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) * 1024
+data = open(sys.argv[2], "rb").read()
+before = peak()
+prepare("file", data, MediaLimits(long_edge=int(sys.argv[3])))
+print(peak() - before)
+"""
+
+
+def peak_memory(samples: list[Sample]) -> None:
+    """How far one prepare() call raises a fresh process's peak RSS, per input."""
+    print(f"Machine: {_machine()}; Python {platform.python_version()}; Pillow {PIL.__version__}")
+    print("\n| Input | File | Original | Peak RSS added by `prepare()` |")
+    print("| --- | ---: | --- | ---: |")
+    root = str(Path(__file__).resolve().parent.parent)
+    for sample in samples:
+        with tempfile.NamedTemporaryFile() as file:
+            file.write(sample.data)
+            file.flush()
+            run = subprocess.run(
+                [sys.executable, "-c", PEAK_RSS, root, file.name, str(LIMITS.long_edge)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        with Image.open(io.BytesIO(sample.data)) as img:
+            size = f"{img.width}×{img.height}"
+        peak = int(run.stdout) / 1e6
+        print(f"| {sample.name} | {_mb(len(sample.data))} | {size} | {peak:.0f} MB |")
+
+
 def time_prepare(sample: Sample) -> float:
     """Seconds for one bot.media.prepare call with the pipeline's limits."""
     start = time.perf_counter()
@@ -271,7 +333,12 @@ def report(samples: list[Sample], runs: int, e2e: EndToEnd) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7, help="timed prepare() runs per input")
+    parser.add_argument("--memory", action="store_true", help="peak memory of prepare() only")
     args = parser.parse_args()
+    if args.memory:
+        big = [make_large_screenshot(), make_photo(), make_screenshot(), make_large_photo()]
+        peak_memory(big)
+        return
     samples = [make_screenshot(), make_photo(), make_pdf()]
     e2e = asyncio.run(end_to_end(samples))
     report(samples, max(1, args.runs), e2e)

@@ -79,15 +79,29 @@ def transparent_icon() -> bytes:
     return out.getvalue()
 
 
-def screenshot(size: tuple[int, int]) -> bytes:
+def screenshot(size: tuple[int, int], mode: str = "RGB", compress_level: int = 6) -> bytes:
     """A retina-sized PNG screenshot: flat panels and lines of text."""
-    image = Image.new("RGB", size, "white")
+    image = Image.new(mode, size, "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, size[0], 80), fill="#1d1c1d")
     for y in range(120, size[1] - 40, 40):
         draw.text((40, y), f"ERROR  worker-{y}  connection refused (errno 111)", fill="black")
     out = io.BytesIO()
-    image.save(out, "PNG")
+    image.save(out, "PNG", compress_level=compress_level)
+    return out.getvalue()
+
+
+def photo_jpeg(
+    size: tuple[int, int], orientation: int | None = None, progressive: bool = False
+) -> bytes:
+    """A camera-style JPEG: a marker in the stored top-left corner, optionally rotated by EXIF."""
+    image = Image.new("RGB", size, "skyblue")
+    ImageDraw.Draw(image).rectangle((0, 0, size[0] // 8, size[1] // 8), fill="red")
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, exif=exif.tobytes(), progressive=progressive)
     return out.getvalue()
 
 

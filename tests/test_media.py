@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageStat
+from PIL import Image, ImageChops, ImageStat
 
 from bot import media
+from bot.errors import FileRefused
 from bot.pipeline import FILES_IN_FLIGHT
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
@@ -317,3 +321,112 @@ async def test_a_16_bit_or_float_image_keeps_its_tones(harness: Harness, mode: s
     gray = image.convert("L")
     assert gray.getpixel((0, 32)) < 10 and gray.getpixel((255, 32)) > 245
     assert 110 < ImageStat.Stat(gray).mean[0] < 145
+
+
+# Runs prepare() in a fresh interpreter and prints how far it raised the peak RSS, in bytes:
+# a process of its own, so other tests' memory neither hides nor inflates the figure. VmHWM,
+# not ru_maxrss: a child's ru_maxrss starts at its parent's (pytest's) RSS at the fork.
+PEAK_RSS_OF_PREPARE = r"""
+import re, sys
+from bot import media
+def peak():
+    return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) * 1024
+data = open(sys.argv[1], "rb").read()
+before = peak()
+media.prepare("shot", data)
+print(peak() - before)
+"""
+
+
+@pytest.mark.parametrize(
+    ("data", "canvas_bytes", "bound"),
+    [
+        # 36 MP RGBA: 144 MB decoded. Before banding it peaked at 3.4x that (497 MB).
+        (samples.screenshot((6000, 6000), "RGBA", compress_level=1), 6000 * 6000 * 4, 1.5),
+        # 24 MP JPEG: decoded at half scale, a quarter of its full canvas (before: 2.5x it).
+        (samples.photo_jpeg((6000, 4000)), 6000 * 4000 * 4, 0.75),
+    ],
+    ids=["rgba-png", "jpeg"],
+)
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+def test_preparing_a_large_image_stays_within_a_bound_of_its_canvas(
+    tmp_path: Path, data: bytes, canvas_bytes: int, bound: float
+) -> None:
+    path = tmp_path / "image"
+    path.write_bytes(data)
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_OF_PREPARE, str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert int(run.stdout) < canvas_bytes * bound
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_band_by_band_downscaling_matches_resizing_the_whole_image(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    image = Image.open(io.BytesIO(samples.screenshot((1500, 1100), "RGB" if mode == "P" else mode)))
+    if mode == "P":
+        image = image.convert("P", palette=Image.Palette.ADAPTIVE)
+    image.load()
+    monkeypatch.setattr(media, "_BAND_PIXELS", 50_000)  # dozens of bands
+
+    banded = media._downscaled(image, 512)
+
+    whole = image.convert("RGBA" if mode == "RGBA" else "RGB").resize(
+        banded.size, Image.Resampling.LANCZOS
+    )
+    assert banded.size == (512, 375) and banded.mode == whole.mode
+    extrema = ImageChops.difference(banded, whole).getextrema()
+    assert max(high for _, high in extrema) <= 2  # rounding only
+
+
+def test_a_large_rotated_photo_is_downscaled_then_turned_upright() -> None:
+    prepared = media.prepare("IMG.jpg", samples.photo_jpeg((3000, 2000), orientation=6))
+
+    sent = Image.open(io.BytesIO(prepared.data)).convert("RGB")
+    assert (prepared.width, prepared.height) == sent.size == (1717, 2576)
+    assert (prepared.original_width, prepared.original_height) == (2000, 3000)
+    red, green, _ = sent.getpixel((sent.width - 20, 20))  # type: ignore[misc]
+    assert red > 200 and green < 60  # the stored top-left marker, turned to the top right
+
+
+def test_a_large_transparent_palette_image_keeps_its_transparency() -> None:
+    image = Image.new("P", (4000, 3000), 0)
+    image.putpalette([255, 255, 255, 200, 0, 0] + [0] * 762)
+    image.paste(1, (1000, 1000, 3000, 2000))
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=0)
+
+    prepared = media.prepare("diagram.png", out.getvalue())
+
+    sent = Image.open(io.BytesIO(prepared.data))
+    assert prepared.media_type == "image/png" and sent.mode == "RGBA"
+    assert sent.getpixel((0, 0))[3] == 0 and sent.getpixel((1288, 966)) == (200, 0, 0, 255)
+
+
+def test_each_format_gets_the_pixel_cap_its_decoder_costs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Caps scaled down so small files cross them: baseline JPEGs are decoded at a reduced
+    # scale and allowed more; progressive JPEGs and HEIC cost more than their canvas.
+    monkeypatch.setattr(media, "MAX_JPEG_PIXELS", 8_000_000)
+    monkeypatch.setattr(media, "MAX_DECODE_PIXELS", 4_000_000)
+    monkeypatch.setattr(media, "MAX_HEAVY_DECODE_PIXELS", 1_000_000)
+
+    photo = media.prepare("big.jpg", samples.photo_jpeg((3000, 2000)))
+    assert (photo.width, photo.height) == (2576, 1717)
+    refused = [
+        ("scan.jpg", samples.photo_jpeg((1600, 1000), progressive=True), "(1600×1000)"),
+        ("IMG.HEIC", samples.heic((1600, 1000)), "(1600×1000)"),
+        ("shot.png", samples.screenshot((2500, 2000)), "(2500×2000)"),
+        ("huge.jpg", samples.photo_jpeg((4000, 2500)), "(4000×2500)"),
+    ]
+    for name, data, size in refused:
+        with pytest.raises(FileRefused) as refusal:
+            media.prepare(name, data)
+        assert size in str(refusal.value)
