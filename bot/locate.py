@@ -9,13 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import ImageDraw, ImageFont
 
-import bot.media  # noqa: F401  (registers the HEIC opener, for drawing on HEIC originals)
+import bot.media
 from bot.models import FileRef
 
 _JSON_BLOCK = re.compile(r"```json\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _FENCE = "```json"
+DRAW_LONG_EDGE = 6144
 COLORS = ("#e01e5a", "#2eb67d", "#36c5f0", "#ecb22e", "#7c3aed", "#f97316")
 
 
@@ -118,14 +119,24 @@ def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:
     return image - 1, Box(n, label, x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
 
+def _scaled(box: Box, scale: float) -> Box:
+    if scale == 1.0:
+        return box
+    x0, y0, x1, y1 = (v * scale for v in (box.x0, box.y0, box.x1, box.y1))
+    return Box(box.n, box.label, x0, y0, x1, y1)
+
+
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def draw(original: bytes, boxes: list[Box]) -> bytes:
     """The original image, upright, with each box outlined and numbered; PNG bytes."""
-    with Image.open(io.BytesIO(original)) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
+    # Full size up to DRAW_LONG_EDGE (a 5K screenshot stays sharp); a 200 MP photo is drawn
+    # on a copy within it, decoded as economically as prepare decodes it.
+    frame, scale = bot.media.upright(original, DRAW_LONG_EDGE)
+    image = frame.convert("RGB")
+    boxes = [_scaled(box, scale) for box in boxes]
     canvas = ImageDraw.Draw(image)
     stroke = max(2, round(max(image.size) / 400))
     font = ImageFont.load_default(size=max(14, stroke * 8))

@@ -293,6 +293,24 @@ def _fit(
     )
 
 
+def upright(data: bytes, long_edge: int) -> tuple[Image.Image, float]:
+    """A checked image decoded upright within `long_edge`; its scale from the original."""
+    # For drawing on (locate): the same decoding economies as prepare, whatever the size.
+    media_type, _ = sniff(data)
+    image = _open(data, media_type or "")
+    orientation = _exif_orientation(image)
+    width, height = image.size
+    if media_type == "image/jpeg" and max(width, height) > long_edge:
+        image.draft("RGB", _fitted(image.size, long_edge))
+    image.load()
+    frame = _downscaled(image, long_edge)
+    if frame is not image:
+        image.close()
+    if orientation in _UPRIGHT:
+        frame = frame.transpose(_UPRIGHT[orientation])
+    return frame, frame.size[0] / (height if orientation in (5, 6, 7, 8) else width)
+
+
 def _exif_orientation(image: Image.Image) -> int:
     try:
         orientation = int(image.getexif().get(0x0112, 1))
