@@ -223,6 +223,7 @@ class Intake:
             message_ts=event["ts"],
             thread_ts=event.get("thread_ts") or event["ts"],
             user_id=event.get("user"),
+            user_team_id=event.get("user_team"),
             text=strip_mentions(event.get("text", ""), me.bot_user_id),
             files=files,
             links=image_links(event.get("text", ""), event.get("attachments")),

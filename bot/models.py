@@ -53,6 +53,7 @@ class Job(BaseModel):
     message_ts: str
     thread_ts: str
     user_id: str | None = None
+    user_team_id: str | None = None  # the asker's workspace: another org's in Slack Connect
     text: str = ""
     files: list[SlackFile] = []
     links: list[str] = []  # public image links in the message

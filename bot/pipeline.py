@@ -198,6 +198,7 @@ class Conversation:
                 message_ts=job.message_ts,
                 team_id=job.team_id,
                 user_id=job.user_id,
+                user_team_id=job.user_team_id,
                 no_status=self._no_status,
             )
             outcome = "answered"

@@ -46,6 +46,7 @@ class ThreadReply:
         message_ts: str,
         team_id: str,
         user_id: str | None,
+        user_team_id: str | None = None,
         no_status: set[str] | None = None,
     ) -> None:
         self.slack = slack
@@ -54,6 +55,9 @@ class ThreadReply:
         self.message_ts = message_ts
         self.team_id = team_id
         self.user_id = user_id
+        # Streams are addressed to the asker in their own workspace (another org's, when
+        # they ask from a Slack Connect channel).
+        self.user_team_id = user_team_id or team_id
         self._ts: str | None = None  # the message being written
         self._streaming = True  # until Slack refuses chat.startStream
         self._text = ""  # the current message's text
@@ -174,7 +178,7 @@ class ThreadReply:
                     channel=self.channel,
                     thread_ts=self.thread_ts,
                     markdown_text=text,
-                    recipient_team_id=self.team_id,
+                    recipient_team_id=self.user_team_id,
                     recipient_user_id=self.user_id,
                 )
                 self._ts = str(response["ts"])

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tests import samples
-from tests.harness import CHANNEL, Harness
+from tests.harness import CHANNEL, Harness, next_ts
 
 FOOTER = "_Template: describe_"
 
@@ -166,3 +166,26 @@ async def test_a_rate_limited_stream_holds_its_words_and_finishes_whole(harness:
     assert message.text == f"{harness.claude.reply}\n\n{FOOTER}"
     assert message.stopped
     assert harness.slack.rate_limited["chat.appendStream"] == 0  # it did hit the limit
+
+
+async def test_a_slack_connect_asker_gets_the_stream_in_their_own_workspace(
+    harness: Harness,
+) -> None:
+    shot = harness.slack.add_file("F1", "a.png", samples.png())
+    ts = next_ts()
+    event = {
+        "type": "app_mention",
+        "user": "U0PARTNER",
+        "user_team": "T0PARTNER",  # from another organisation, in a shared channel
+        "text": f"<@{harness.slack.bot_user_id}> what is this?",
+        "ts": ts,
+        "channel": CHANNEL,
+        "team": "T0PARTNER",
+        "files": [shot],
+    }
+    await harness.deliver(event)
+    await harness.settle()
+
+    start = harness.slack.calls_to("chat.startStream")[0].args
+    assert (start["recipient_team_id"], start["recipient_user_id"]) == ("T0PARTNER", "U0PARTNER")
+    assert harness.slack.reply_texts(CHANNEL, ts)[0].endswith(FOOTER)
