@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
+from bot.config import Settings
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import eventually
+from tests.harness import SIGNING_SECRET, Harness, eventually, make_settings
+from tests.redis_topologies import free_port
 
 
 def bot_env(
@@ -61,3 +66,25 @@ async def wait_healthy(http: aiohttp.ClientSession, url: str, timeout: float = 3
             return False
 
     await eventually(healthy, timeout=timeout)
+
+
+@asynccontextmanager
+async def serving(
+    slack: FakeSlack, claude: FakeClaude, cwd: Path, settings: Settings | None = None, **env: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Harness]]:
+    """A healthy `vision-bot serve` process and a Harness delivering to it; killed on exit."""
+    port = free_port()
+    extra = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "REDIS_URL": TEST_REDIS_URL, **env}
+    process = await spawn(
+        "serve", "--port", str(port), env=bot_env(slack, claude, **extra), cwd=cwd
+    )
+    url = f"http://127.0.0.1:{port}"
+    settings = settings or make_settings(slack, claude, TEST_REDIS_URL)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, url)
+            yield process, Harness(slack, claude, settings, http, url=url)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -6,7 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -19,7 +18,6 @@ from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import (
     CHANNEL,
-    SIGNING_SECRET,
     TEAM,
     Harness,
     eventually,
@@ -27,8 +25,7 @@ from tests.harness import (
     next_ts,
     start_bot,
 )
-from tests.processes import bot_env, spawn, wait_healthy
-from tests.redis_topologies import free_port
+from tests.processes import serving
 
 
 async def test_a_mention_delivered_twice_and_retried_is_answered_once(harness: Harness) -> None:
@@ -189,33 +186,16 @@ async def test_a_turn_left_by_a_killed_process_is_finished_by_another(
 ) -> None:
     claude.reply = "A long and careful answer. " * 20
     claude.chunk_delay = 0.05  # ~3.4 s of streaming
-    port = free_port()
-    env = bot_env(
-        slack,
-        claude,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        REDIS_URL=TEST_REDIS_URL,
-        TURN_CLAIM_TIMEOUT_SECONDS="2",
-    )
-    doomed = await spawn("serve", "--port", str(port), env=env, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
     settings = make_settings(slack, claude, TEST_REDIS_URL, turn_claim_timeout_seconds=2.0)
-    async with aiohttp.ClientSession() as http:
-        harness = Harness(slack, claude, settings, http, url=url)
-
-        try:
-            await wait_healthy(http, url)
-            shot = slack.add_file("F1", "a.png", samples.png())
-            msg = await harness.mention("what is this?", files=[shot])
-            await eventually(lambda: _streaming(harness, msg["ts"]))
-            # No shutdown at all: no finally block releases the thread lock, marks the turn
-            # served or acknowledges the queue entry.
-            doomed.kill()
-            await doomed.wait()
-        finally:
-            if doomed.returncode is None:
-                doomed.kill()
-                await doomed.wait()
+    serve = serving(slack, claude, tmp_path, settings, TURN_CLAIM_TIMEOUT_SECONDS="2")
+    async with serve as (doomed, harness):
+        shot = slack.add_file("F1", "a.png", samples.png())
+        msg = await harness.mention("what is this?", files=[shot])
+        await eventually(lambda: _streaming(harness, msg["ts"]))
+        # No shutdown at all: no finally block releases the thread lock, marks the turn
+        # served or acknowledges the queue entry.
+        doomed.kill()
+        await doomed.wait()
         (partial,) = slack.reply_texts(CHANNEL, msg["ts"])
         assert not partial.startswith(claude.reply)
         harness.bots.append(await start_bot(settings))

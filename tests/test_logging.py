@@ -17,8 +17,8 @@ from bot.server import READY, build_health_app
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import CHANNEL, SIGNING_SECRET, Harness, eventually, make_settings
-from tests.processes import bot_env, spawn, wait_healthy
+from tests.harness import CHANNEL, eventually, make_settings
+from tests.processes import serving
 from tests.redis_topologies import free_port
 from tests.test_startup import closed_port
 
@@ -27,40 +27,22 @@ from tests.test_startup import closed_port
 async def test_probes_scrapes_and_sdk_requests_stay_out_of_the_log(
     slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path, level: str
 ) -> None:
-    port = free_port()
-    env = bot_env(
-        slack,
-        claude,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        REDIS_URL=TEST_REDIS_URL,
-        LOG_LEVEL=level,
-    )
-    process = await spawn("serve", "--port", str(port), env=env, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    settings = make_settings(slack, claude, TEST_REDIS_URL)
-    try:
-        async with aiohttp.ClientSession() as http:
-            harness = Harness(slack, claude, settings, http, url=url)
-            await wait_healthy(http, url)
-            for _ in range(3):
-                async with http.get(f"{url}/healthz") as response:
-                    assert response.status == 200
-                async with http.get(f"{url}/metrics") as response:
-                    assert response.status == 200
-            shot = slack.add_file("F1", "a.png", samples.png())
-            msg = await harness.mention("what is this?", files=[shot])
+    async with serving(slack, claude, tmp_path, LOG_LEVEL=level) as (process, harness):
+        for _ in range(3):
+            async with harness.http.get(f"{harness.url}/healthz") as response:
+                assert response.status == 200
+            async with harness.http.get(f"{harness.url}/metrics") as response:
+                assert response.status == 200
+        shot = slack.add_file("F1", "a.png", samples.png())
+        msg = await harness.mention("what is this?", files=[shot])
 
-            async def answered() -> bool:
-                messages = slack.messages(CHANNEL, msg["ts"])
-                return bool(messages) and all(m.stopped for m in messages)
+        async def answered() -> bool:
+            messages = slack.messages(CHANNEL, msg["ts"])
+            return bool(messages) and all(m.stopped for m in messages)
 
-            await eventually(answered, timeout=15)
+        await eventually(answered, timeout=15)
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     stderr = err.decode()
 
     assert '"POST /slack/events' in stderr  # Slack's deliveries, with their status
