@@ -14,7 +14,7 @@ import pytest
 import yaml
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.redis_conn import connect
 from handlers import register_all
@@ -251,3 +251,15 @@ async def test_metrics_count_turns_tokens_files_and_latency(harness: Harness) ->
     assert "vision_bot_first_words_seconds_count 1.0" in text
     assert "vision_bot_answer_seconds_count 1.0" in text
     assert "vision_bot_turns_in_flight 0.0" in text
+
+
+def test_every_setting_is_documented_for_operators() -> None:
+    readme = (ROOT / "README.md").read_text().splitlines()
+    rows = [line for line in readme if line.startswith("| `")]
+    example = (ROOT / ".env.example").read_text()
+    k8s = (ROOT / "deploy/k8s/configmap.yaml").read_text()
+    k8s += (ROOT / "deploy/k8s/secret.example.yaml").read_text()
+    for name in (field.upper() for field in Settings.model_fields):
+        assert any(f"`{name}`" in row for row in rows), f"{name}: README's configuration table"
+        assert name in example, f"{name}: .env.example"
+        assert name in k8s, f"{name}: deploy/k8s ConfigMap or Secret"
