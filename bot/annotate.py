@@ -20,9 +20,18 @@ logger = logging.getLogger(__name__)
 class Annotator:
     """Draws Claude's boxes on the images they belong to and uploads the result."""
 
-    def __init__(self, slack: AsyncWebClient, fetcher: SlackFileFetcher) -> None:
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        fetcher: SlackFileFetcher,
+        *,
+        in_flight: asyncio.Semaphore,
+        decoding: asyncio.Semaphore,
+    ) -> None:
         self.slack = slack
         self.fetcher = fetcher
+        self.in_flight = in_flight  # the pipeline's bounds on files in memory and decoding
+        self.decoding = decoding
 
     async def post(self, job: Job, images: list[FileRef], located: locate.Located) -> list[str]:
         """Upload one annotated image per image with boxes; notes on what went wrong."""
@@ -33,8 +42,12 @@ class Annotator:
                 notes.append(f"I can only mark up images shared in Slack, not {ref.url}.")
                 continue
             try:
-                original = await self.fetcher.fetch(SlackFile(id=ref.slack_file_id, name=ref.name))
-                png = await asyncio.to_thread(locate.draw, original, boxes)
+                async with self.in_flight:
+                    source = SlackFile(id=ref.slack_file_id, name=ref.name)
+                    original = await self.fetcher.fetch(source)
+                    async with self.decoding:
+                        png = await asyncio.to_thread(locate.draw, original, boxes)
+                    del original
                 await self.slack.files_upload_v2(
                     channel=job.channel_id,
                     thread_ts=job.thread_ts,

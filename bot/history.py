@@ -41,6 +41,11 @@ class ThreadHistory:
             pipe.expire(keys.pending(thread), self.ttl)
             await pipe.execute()
 
+    async def drop_pending(self, thread: ThreadRef, count: int) -> None:
+        """Forget the first `count` files waiting for a question (they have had one)."""
+        if count:
+            await self.redis.ltrim(keys.pending(thread), count, -1)
+
     async def pending(self, thread: ThreadRef) -> list[SlackFile]:
         """The files waiting for the thread's next question, oldest first."""
         raw = await self.redis.lrange(keys.pending(thread), 0, -1)

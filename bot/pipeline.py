@@ -168,12 +168,15 @@ class Conversation:
         self.templates = templates
         self.options = options
         self.metrics = metrics
-        self.annotator = Annotator(slack, fetcher)
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
         self._decoding = asyncio.Semaphore(_usable_cpus())
         # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
         # pixels) in memory: a thread of many files must not hold them all at once.
         self._in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
+        # Drawing boxes downloads and decodes the original again: within the same bounds.
+        self.annotator = Annotator(
+            slack, fetcher, in_flight=self._in_flight, decoding=self._decoding
+        )
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
 
     async def handle(self, queued: QueuedJob) -> None:
@@ -288,9 +291,12 @@ class Conversation:
             prepared.notes.append(problem)
         if prepared.refused:
             await reply.post("\n".join(r.message for r in prepared.refused))
-            if not prepared.refs:
+            own_refused = bool(job.files or job.links)
+            if not prepared.refs and (own_refused or not any(t.files for t in history)):
                 # The question was about files none of which could be read: the notes say
-                # why, and an answer without them would only mislead.
+                # why, and an answer without them would only mislead. Files that were
+                # waiting for a question have had theirs: don't refuse them again.
+                await self.history.drop_pending(job.thread, new.pending)
                 await reply.finish()
                 return "refused"
         if not prepared.refs and not job.text and not any(t.files for t in history):
@@ -407,7 +413,10 @@ class Conversation:
         context = ""
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        return NewMaterial([*earlier.files, *job.files], context, earlier.problem)
+        # Anything waiting is in what was just read: counted, so recording clears it.
+        waiting = len(await self.history.pending(job.thread))
+        files = [*earlier.files, *job.files]
+        return NewMaterial(files, context, earlier.problem, pending=waiting)
 
     async def _ask(
         self,
@@ -429,8 +438,9 @@ class Conversation:
                 notes.append(f"No longer in Slack, so left out: {', '.join(lost)}")
         except LinkUnreachable:
             # An earlier question's link (a presigned URL, say) went dead: leave it out from
-            # now on. The question's own link is the user's to fix: they hear why.
-            if not (dead := _drop_links(history)):
+            # now on. When the question has links of its own, it may be one of them: the
+            # asker hears why, and the history keeps its links.
+            if any(ref.url for ref in question.files) or not (dead := _drop_links(history)):
                 raise
             logger.info("left out %d dead image link(s): %s", len(dead), job.ids)
             notes.append(f"Image links that no longer download were left out: {', '.join(dead)}")

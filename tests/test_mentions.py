@@ -130,3 +130,22 @@ async def test_a_question_whose_own_link_does_not_download_is_told_why(harness: 
 
     assert reply.startswith("Claude couldn't download an image link")
     assert "Upload the image to Slack instead." in reply
+
+
+async def test_a_dead_link_in_a_follow_up_leaves_the_threads_good_links_alone(
+    harness: Harness,
+) -> None:
+    good, bad = "https://cdn.example.com/good.png", "https://cdn.example.com/bad.png"
+    first = await harness.mention(f"what is <{good}>?")
+    await harness.replies(first["ts"])
+    harness.claude.unreachable_urls.add(bad)
+
+    await harness.message(f"and <{bad}>?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+    assert replies[-1].startswith("Claude couldn't download an image link")
+    await harness.message("and the first one again?", thread_ts=first["ts"])
+    await harness.replies(first["ts"])
+
+    last = harness.claude.requests[-1]["messages"]
+    urls = [b["source"]["url"] for m in last for b in m["content"] if b["type"] == "image"]
+    assert urls == [good]

@@ -291,3 +291,22 @@ async def test_a_thread_whose_files_were_all_refused_takes_no_follow_ups(
 
     assert harness.slack.reply_texts(CHANNEL, first["ts"]) == [refusal]
     assert len(harness.slack.file_requests) == 1  # not downloaded again
+
+
+@pytest.mark.parametrize("settings_overrides", [{"follow_ups": False}])
+async def test_a_waiting_file_that_is_gone_is_refused_once_not_forever(harness: Harness) -> None:
+    first = await harness.mention(
+        "what is this?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    await harness.replies(first["ts"])
+    oops = harness.slack.add_file("F2", "oops.png", samples.png("blue"))
+    await harness.message("oops, wrong one", thread_ts=first["ts"], files=[oops])
+    await harness.settle()
+    harness.slack.delete_file("F2")  # the poster took it back
+
+    await harness.mention("what was the first image?", thread_ts=first["ts"])
+    await harness.mention("and the colour?", thread_ts=first["ts"])
+    replies = await harness.replies(first["ts"])
+
+    assert sum("oops.png" in r for r in replies) == 1  # refused once
+    assert len(harness.claude.requests) == 3  # both questions answered from the history
