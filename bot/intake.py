@@ -163,7 +163,7 @@ class Intake:
         text = question.strip()
         # The message's own words come first: a pasted stack trace may be all there is to
         # look at. Verbatim, since a trace's indentation matters.
-        if about := message_text.strip():
+        if about := strip_mentions(message_text, me.bot_user_id):  # as written, unescaped
             text = f"The message asked about:\n{about}\n\n{text or default_question}".strip()
         job = _interaction_job(
             me,

@@ -294,3 +294,15 @@ async def test_the_shortcut_where_the_bot_cant_post_tells_the_asker_privately(
     ((path, posted),) = harness.slack.hook_posts
     assert path == f"shortcut-{message['ts']}"
     assert posted["response_type"] == "ephemeral" and posted["text"] == CANNOT_POST
+
+
+async def test_the_shortcut_reads_the_message_as_written_not_as_slack_escapes_it(
+    harness: Harness,
+) -> None:
+    escaped = "if (a &lt; b &amp;&amp; c) crashes"  # Slack's text for: if (a < b && c) crashes
+    message = {"type": "message", "user": "U0BOB", "ts": next_ts(), "text": escaped}
+    await submit(harness, await open_shortcut(harness, message), "debug", "why?")
+    await harness.settle()
+
+    (request,) = harness.claude.requests
+    assert "if (a < b && c) crashes" in request["messages"][0]["content"][-1]["text"]
