@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -18,6 +19,7 @@ MESSAGE_LIMIT = 11_500
 # there at once: batch to about one call a second per answer, and back off on a 429.
 STREAM_INTERVAL = 1.0
 RATE_LIMIT_BACKOFF = 5.0
+FINAL_TRIES = 3  # the end of an answer waits out this many 429s before giving up
 UPDATE_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min)
 PROGRESS_STATUS = "is looking at your image…"
 # assistant.threads.setStatus errors that mean this workspace won't take it at all: a token
@@ -107,8 +109,9 @@ class ThreadReply:
                     raise
                 # Still rate-limited after the client's own retry: the words wait in the
                 # message's text and go out with the next sync.
-                logger.info("rate-limited while streaming; holding text for a while")
-                self._last_sync = time.monotonic() + RATE_LIMIT_BACKOFF
+                wait = _retry_after(exc)
+                logger.info("rate-limited while streaming; holding the text for %g s", wait)
+                self._last_sync = time.monotonic() + wait
 
     async def finish(
         self, footer: str | None = None, blocks: list[dict[str, Any]] | None = None
@@ -117,7 +120,17 @@ class ThreadReply:
         if footer:
             self._buffer += f"\n\n{footer}"
         # Without streaming, the edit that adds the blocks carries the last words too.
-        await self._flush(defer_edit=bool(blocks) and not self._streaming)
+        defer_edit = bool(blocks) and not self._streaming
+        for attempt in range(1, FINAL_TRIES + 1):
+            if (wait := self._last_sync - time.monotonic()) > 0:
+                await asyncio.sleep(wait)  # backing off from a 429: the last words wait too
+            try:
+                await self._flush(defer_edit=defer_edit)
+                break
+            except SlackApiError as exc:
+                if exc.response.get("error") != "ratelimited" or attempt == FINAL_TRIES:
+                    raise
+                self._last_sync = time.monotonic() + _retry_after(exc)
         await self._close(blocks)
         await self._clear_progress()
 
@@ -215,6 +228,14 @@ class ThreadReply:
                     channel=self.channel, timestamp=self.message_ts, name="eyes"
                 )
             self._reacted = False
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    """How long Slack asked us to wait (at least a second; a few when it didn't say)."""
+    try:
+        return max(1.0, float(exc.response.headers.get("Retry-After", RATE_LIMIT_BACKOFF)))
+    except (TypeError, ValueError):
+        return RATE_LIMIT_BACKOFF
 
 
 def _split(text: str, limit: int) -> tuple[str, str]:

@@ -189,3 +189,18 @@ async def test_a_slack_connect_asker_gets_the_stream_in_their_own_workspace(
     start = harness.slack.calls_to("chat.startStream")[0].args
     assert (start["recipient_team_id"], start["recipient_user_id"]) == ("T0PARTNER", "U0PARTNER")
     assert harness.slack.reply_texts(CHANNEL, ts)[0].endswith(FOOTER)
+
+
+async def test_an_answer_ending_while_rate_limited_waits_to_post_its_last_words(
+    harness: Harness,
+) -> None:
+    harness.claude.reply = "Short, but streamed in pieces. " * 3
+    harness.claude.chunk_delay = 0.05
+    # Two 429s reach the bot (the client retries once itself), then one more for the very
+    # next call: the end of the answer must wait for Slack, not fail.
+    harness.slack.rate_limited["chat.appendStream"] = 3
+
+    ts = await ask(harness)
+
+    (message,) = harness.slack.messages(CHANNEL, ts)
+    assert message.text == f"{harness.claude.reply}\n\n{FOOTER}" and message.stopped
