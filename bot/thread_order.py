@@ -68,6 +68,14 @@ return settled
 """
 
 
+# KEYS: meta. ARGV: ticket, meta TTL s.
+_SERVED = """
+if tonumber(redis.call('HGET', KEYS[1], 'served') or '0') < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'served', ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
 Outcome = Literal["new", "resumed", "duplicate", "busy"]
 
 
@@ -89,6 +97,7 @@ class ThreadOrder:
         self.ttl = ttl_seconds
         self._admit = redis.register_script(_ADMIT)
         self._settled = redis.register_script(_SETTLED)
+        self._served = redis.register_script(_SERVED)
 
     async def admit(self, thread: ThreadRef, request_key: str, *, accept: bool) -> Admission:
         """Mark the request seen and take its turn's ticket, atomically."""
@@ -125,12 +134,9 @@ class ThreadOrder:
         return int(await self.redis.hget(keys.meta(thread), "served") or 0)
 
     async def mark_served(self, thread: ThreadRef, ticket: int) -> None:
-        """Record that the turn with this ticket is done (only the lock holder calls this)."""
-        if ticket > await self.served(thread):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.meta(thread), "served", ticket)
-                pipe.expire(keys.meta(thread), self.ttl)
-                await pipe.execute()
+        """Record that the turn with this ticket is done; `served` never goes back."""
+        # One script: a given-up turn (no lock held) must not undo a later turn's mark.
+        await self._served(keys=[keys.meta(thread)], args=[ticket, self.ttl])
 
 
 @contextlib.asynccontextmanager
