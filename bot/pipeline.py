@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -312,11 +313,14 @@ class Conversation:
         select = None
         if not await self.history.is_engaged(job.thread):
             select = template_select(self.templates, template.name)
-        answer = await self._respond(
-            job, reply, history, question, template, prepared.notes, blocks=select
-        )
-        await self.history.record_exchange(
-            job.thread, question, answer, answered=job.request_key, pending=new.pending
+
+        async def save(answer: Turn) -> None:
+            await self.history.record_exchange(
+                job.thread, question, answer, answered=job.request_key, pending=new.pending
+            )
+
+        await self._respond(
+            job, reply, history, question, template, prepared.notes, save=save, blocks=select
         )
         return "answered"
 
@@ -329,10 +333,12 @@ class Conversation:
             raise NothingToAnswer("There is no question in this thread to answer again yet.")
         await reply.show_progress()
         earlier, question = history[:last], history[last]
-        answer = await self._respond(job, reply, earlier, question, template, [])
-        await self.history.replace(
-            job.thread, [*earlier, question, answer], answered=job.request_key
-        )
+
+        async def save(answer: Turn) -> None:
+            turns = [*earlier, question, answer]
+            await self.history.replace(job.thread, turns, answered=job.request_key)
+
+        await self._respond(job, reply, earlier, question, template, [], save=save)
 
     async def _forget(self, job: Job, reply: ThreadReply) -> None:
         for ref in await self.history.forget(job.thread, answered=job.request_key):
@@ -348,9 +354,10 @@ class Conversation:
         template: Template,
         notes: list[str],
         *,
+        save: Callable[[Turn], Awaitable[None]],
         blocks: list[dict[str, Any]] | None = None,
-    ) -> Turn:
-        """Stream Claude's answer to `question` into the thread; the answer turn."""
+    ) -> None:
+        """Stream Claude's answer to `question` into the thread, then `save` the answer turn."""
         text, usage, sent = await self._ask(job, history, question, template, reply, notes)
         if names := sent.left_out_names():
             notes.append(
@@ -370,6 +377,9 @@ class Conversation:
             )
         footer = " · ".join([f"_Template: {template.name}_", *(f"_{n}_" for n in notes)])
         await reply.finish(footer=footer, blocks=blocks)
+        # Saved before the extras: once the answer is in the thread, a shutdown or a failed
+        # drawing must not leave it unsaved (another process would answer it all again).
+        await save(Turn(role="assistant", text=text))
         if located and located.boxes:
             problems = await self.annotator.post(job, images, located)
             if problems:
@@ -379,7 +389,6 @@ class Conversation:
         except Exception:
             # Usage counters are bookkeeping: the answer still goes into the history.
             logger.exception("counting usage failed: %s", job.ids)
-        return Turn(role="assistant", text=text)
 
     async def _template(self, job: Job) -> Template:
         """The template for this request: explicit choice, thread's, channel's, default."""
