@@ -119,7 +119,12 @@ class Workers:
             await asyncio.sleep(self.claim_timeout / 3)
             try:
                 await self.queue.touch(list(self._running))
-                for queued in await self.queue.reclaim(idle_ms, count=self.concurrency):
+                # Only as many as can start now: waiting here for a slot would stop the
+                # touches above, and other processes would take over turns running here.
+                free = self.concurrency - len(self._running)
+                if free <= 0:
+                    continue
+                for queued in await self.queue.reclaim(idle_ms, count=free):
                     if queued.exhausted:
                         await self._give_up(queued)
                         continue
