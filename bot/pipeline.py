@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -25,35 +23,18 @@ from bot.config import Settings
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
 from bot.history import ThreadHistory
 from bot.inline_media import MediaGone
+from bot.materials import Materials, Prepared
 from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.queue import QueuedJob
 from bot.slack_blocks import template_select
 from bot.slack_files import SlackFileFetcher
-from bot.slack_reply import ThreadReply
+from bot.slack_reply import ThreadReply, cannot_post
 from bot.slack_thread import read_earlier
 from bot.templates import Template, Templates
 from bot.thread_order import ThreadOrder, turn_slot
 from bot.transport import Transport
 from bot.usage import UsageCounters
-
-FILES_IN_FLIGHT = 4  # per process: downloaded, prepared and stored at once
-# Slack errors that no retry will fix: the bot can't write in that thread at all.
-UNWRITABLE = {
-    "not_in_channel",
-    "channel_not_found",
-    "is_archived",
-    "thread_not_found",
-    "restricted_action",
-    "restricted_action_read_only_channel",
-    "restricted_action_thread_only_channel",
-    "restricted_action_non_threadable_channel",
-    "team_access_not_granted",
-    "ekm_access_denied",
-    "account_inactive",
-    "token_revoked",
-    "invalid_auth",
-}
 
 if TYPE_CHECKING:
     from bot.claude_platform import ClaudeClient
@@ -114,15 +95,6 @@ class PipelineOptions:
         )
 
 
-@dataclass
-class Prepared:
-    """The files of one turn: ready for Claude, refused, and what to tell the reader."""
-
-    refs: list[FileRef] = field(default_factory=list)
-    refused: list[FileRefused] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class NewMaterial:
     """What a question brings: files, earlier words, why the thread couldn't be read."""
@@ -159,7 +131,6 @@ class Conversation:
         metrics: Metrics,
     ) -> None:
         self.slack = slack
-        self.fetcher = fetcher
         self.claude = claude
         self.transport = transport
         self.history = stores.history
@@ -169,14 +140,10 @@ class Conversation:
         self.templates = templates
         self.options = options
         self.metrics = metrics
-        # Decoding is CPU- and memory-bound: at most one image per core at a time.
-        self._decoding = asyncio.Semaphore(_usable_cpus())
-        # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
-        # pixels) in memory: a thread of many files must not hold them all at once.
-        self._in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
+        self.materials = Materials(fetcher, transport, options.media, metrics)
         # Drawing boxes downloads and decodes the original again: within the same bounds.
         self.annotator = Annotator(
-            slack, fetcher, in_flight=self._in_flight, decoding=self._decoding
+            slack, fetcher, in_flight=self.materials.in_flight, decoding=self.materials.decoding
         )
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
 
@@ -225,7 +192,7 @@ class Conversation:
                 logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
                 outcome = await self._tell(job, reply, exc.message, "user_error")
             except Exception as exc:
-                if _cannot_reply(exc):
+                if cannot_post(exc):
                     outcome = await self._undeliverable(job, exc)
                 else:
                     logger.exception("answering failed: %s", job.ids)
@@ -240,7 +207,7 @@ class Conversation:
         try:
             await reply.fail(text)
         except Exception as exc:
-            if not _cannot_reply(exc):
+            if not cannot_post(exc):
                 raise  # maybe transient: the job is retried
             return await self._undeliverable(job, exc)
         return outcome
@@ -283,7 +250,7 @@ class Conversation:
         template = await self._template(job)
         new = await self._new_material(job, history)
         context, problem = new.context, new.problem
-        prepared = await self._prepare_all(job.team_id, new.files)
+        prepared = await self.materials.prepare_all(job.team_id, new.files)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
             # The question is most likely about an image up-thread that the bot can't see.
@@ -443,7 +410,7 @@ class Conversation:
             # The Files API (or Redis) lost a file: fetch it from Slack again and retry
             # once, so the user sees an answer rather than an error.
             logger.info("a referenced file is gone; storing it again: %s", job.ids)
-            if lost := await self._refresh_gone(job.team_id, [*history, question]):
+            if lost := await self.materials.refresh_gone(job.team_id, [*history, question]):
                 notes.append(f"No longer in Slack, so left out: {', '.join(lost)}")
         except LinkUnreachable:
             # An earlier question's link (a presigned URL, say) went dead: leave it out from
@@ -501,73 +468,6 @@ class Conversation:
             self.metrics.tokens.labels(kind).inc(value)
         await self.usage.add(job.team_id, job.channel_id, counts)
 
-    async def _prepare_all(self, team_id: str, files: list[SlackFile]) -> Prepared:
-        results = await asyncio.gather(
-            *(self._prepare(team_id, f) for f in files), return_exceptions=True
-        )
-        prepared = Prepared()
-        for result in results:
-            if isinstance(result, FileRefused):
-                logger.info("refused %s in team %s: %s", result.name, team_id, result.reason)
-                prepared.refused.append(result)
-            elif isinstance(result, BaseException):  # e.g. Claude unavailable: fails the turn
-                raise result
-            else:
-                prepared.refs.append(result[0])
-                prepared.notes.extend(result[1])
-        self.metrics.files.labels("sent").inc(len(prepared.refs))
-        self.metrics.files.labels("refused").inc(len(prepared.refused))
-        return prepared
-
-    async def _prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
-        async with self._in_flight:
-            data = await self.fetcher.fetch(file)
-            # Decoding and re-encoding are CPU work: keep them off the event loop.
-            async with self._decoding:
-                prepared = await asyncio.to_thread(
-                    media.prepare, file.display_name, data, self.options.media
-                )
-            del data
-            file_id = await self.transport.store(team_id, prepared)
-        return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
-
-    async def _refresh_gone(self, team_id: str, turns: list[Turn]) -> list[str]:
-        """Store again every referenced file the transport lost; name those Slack lost too."""
-        # In place: files Slack no longer has are dropped from the turns (so from the
-        # history) with a note.
-        fresh: dict[str, FileRef] = {}  # by SHA-256: the same image twice is stored once
-        lost: list[str] = []
-        for turn in turns:
-            kept: list[FileRef] = []
-            for ref in turn.files:
-                same = {"name": ref.name, "slack_file_id": ref.slack_file_id}
-                if ref.sha256 in fresh:
-                    kept.append(fresh[ref.sha256].model_copy(update=same))
-                    continue
-                if ref.url or await self.transport.is_available(team_id, ref):
-                    kept.append(ref)
-                    continue
-                await self.transport.forget(team_id, ref.sha256)
-                try:
-                    new, _ = await self._prepare(
-                        team_id, SlackFile(id=ref.slack_file_id, name=ref.name)
-                    )
-                except FileRefused:
-                    # Deleted in Slack (or by retention) since: answer without it from now on.
-                    lost.append(ref.name)
-                    gone = f"[{ref.name} was shared here but is no longer available.]"
-                    turn.text = f"{gone}\n{turn.text}"
-                    continue
-                fresh[ref.sha256] = new
-                kept.append(new.model_copy(update=same))
-            turn.files = kept
-        return lost
-
-
-def _cannot_reply(exc: BaseException) -> bool:
-    """Whether Slack refused a write for a reason that no retry will fix."""
-    return isinstance(exc, SlackApiError) and exc.response.get("error") in UNWRITABLE
-
 
 def _cause(exc: BaseException) -> str:
     """What lay behind a user-facing error, for the log: type, message, request id."""
@@ -577,13 +477,6 @@ def _cause(exc: BaseException) -> str:
     request_id = getattr(cause, "request_id", None)
     suffix = f" request_id={request_id}" if request_id else ""
     return f"{type(cause).__name__}: {cause}{suffix}"
-
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (sched_getaffinity is Linux-only)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 2
 
 
 def _drop_links(turns: list[Turn]) -> list[str]:

@@ -25,6 +25,23 @@ PROGRESS_STATUS = "is looking at your image…"
 # assistant.threads.setStatus errors that mean this workspace won't take it at all: a token
 # or scope without the assistant feature, a Slack without the method, or a thread that is
 # not an assistant thread (invalid_arguments).
+# Slack errors that no retry will fix: the bot can't write in that thread at all.
+UNWRITABLE = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "thread_not_found",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel",
+    "team_access_not_granted",
+    "ekm_access_denied",
+    "account_inactive",
+    "token_revoked",
+    "invalid_auth",
+}
+
 STATUS_UNAVAILABLE = {
     "not_allowed_token_type",
     "missing_scope",
@@ -246,3 +263,8 @@ def _split(text: str, limit: int) -> tuple[str, str]:
     if cut < limit // 2:
         cut = limit
     return text[:cut], text[cut:].lstrip("\n")
+
+
+def cannot_post(exc: BaseException) -> bool:
+    """Whether Slack refused a write for a reason that no retry will fix."""
+    return isinstance(exc, SlackApiError) and exc.response.get("error") in UNWRITABLE

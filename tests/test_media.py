@@ -14,7 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from bot import media
 from bot.errors import FileRefused
-from bot.pipeline import FILES_IN_FLIGHT
+from bot.materials import FILES_IN_FLIGHT
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 
