@@ -46,6 +46,10 @@ class ThreadHistory:
         if count:
             await self.redis.ltrim(keys.pending(thread), count, -1)
 
+    async def pending_count(self, thread: ThreadRef) -> int:
+        """How many files wait for the thread's next question."""
+        return int(await self.redis.llen(keys.pending(thread)))
+
     async def pending(self, thread: ThreadRef) -> list[SlackFile]:
         """The files waiting for the thread's next question, oldest first."""
         raw = await self.redis.lrange(keys.pending(thread), 0, -1)

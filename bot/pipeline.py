@@ -390,7 +390,7 @@ class Conversation:
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
         # Anything waiting is in what was just read: counted, so recording clears it.
-        waiting = len(await self.history.pending(job.thread))
+        waiting = await self.history.pending_count(job.thread)
         files = [*earlier.files, *job.files]
         return NewMaterial(files, context, earlier.problem, pending=waiting)
 
