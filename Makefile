@@ -2,7 +2,7 @@
 #   make run     run the bot (reads .env; `make run ARGS=socket` for Socket Mode)
 #   make test    run the tests (needs a Redis on TEST_REDIS_URL, and redis-server and redis-cli
 #                for the Sentinel and Cluster tests; PYTEST_ARGS='-k foo -x')
-#   make lint    ruff check, ruff format --check, mypy
+#   make lint    ruff check, ruff format --check, mypy, and the import contracts (lint-imports)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -40,12 +40,14 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev check-redis
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Runs all three and fails if any failed, so one run shows every problem.
+# Runs all four and fails if any failed, so one run shows every problem. The import contracts
+# (pyproject.toml, [tool.importlinter]) keep the layout's layers and forbid import cycles.
 lint: $(VENV)/.installed-dev
 	@status=0; \
 	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "$(BIN)/ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
 	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \
+	echo "$(BIN)/lint-imports"; $(BIN)/lint-imports --no-cache || status=1; \
 	exit $$status
 
 # Sends PING to the host in TEST_REDIS_URL with the standard library only (no redis-cli needed).

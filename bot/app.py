@@ -17,20 +17,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channel_settings import ChannelSettings
-from bot.claude_platform import ClaudeClient, claude_client, transport
+from bot.claude.client import ClaudeClient, claude_client, transport
+from bot.commands import VisionCommand
 from bot.config import Settings
-from bot.history import ThreadHistory
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
-from bot.queue import TurnQueue
-from bot.redis_conn import connect
-from bot.slack_files import SlackFileFetcher
+from bot.slack.files import SlackFileFetcher
+from bot.store.channels import ChannelSettings
+from bot.store.connection import connect
+from bot.store.history import ThreadHistory
+from bot.store.queue import TurnQueue
+from bot.store.thread_order import ThreadOrder
+from bot.store.usage import UsageCounters
 from bot.templates import Templates
-from bot.thread_order import ThreadOrder
-from bot.usage import UsageCounters
 from bot.workers import Workers
+from handlers import register_all
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Services:
     usage: UsageCounters
     queue: TurnQueue
     intake: Intake
+    command: VisionCommand
     conversation: Conversation
     workers: Workers
     metrics: Metrics
@@ -117,6 +120,7 @@ def build_services(
         usage=stores.usage,
         queue=queue,
         intake=intake,
+        command=VisionCommand(settings.slash_command, templates, stores.channels, stores.usage),
         conversation=conversation,
         workers=workers,
         metrics=metrics,
@@ -144,8 +148,6 @@ def _stores(settings: Settings, redis: Redis) -> Stores:
 
 def build_bolt(services: Services, *, socket_mode: bool = False) -> AsyncApp:
     """The Bolt app with every listener registered."""
-    from handlers import register_all
-
     secret = services.settings.slack_signing_secret
     app = AsyncApp(
         client=services.slack,

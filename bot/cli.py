@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.claude_platform import ClaudeClient, claude_client
+from bot.claude.client import ClaudeClient, claude_client
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.templates import Templates
@@ -129,7 +129,7 @@ async def _check_redis(settings: Settings) -> None:
     """Stop at startup on a Redis the bot can't reach, rather than failing every event later."""
     if settings.redis_url is None:
         return  # the embedded store: nothing to reach
-    from bot.redis_conn import connect
+    from bot.store.connection import connect
 
     where = _without_secrets(settings.redis_url)
     client = connect(settings.redis_url, max_connections=1)  # ConfigError if malformed

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channel_settings import ChannelSettings
+from bot.store.channels import ChannelSettings
+from bot.store.usage import KINDS, UsageCounters
 from bot.templates import Templates
-from bot.usage import KINDS, UsageCounters
 
 
 @dataclass(frozen=True)

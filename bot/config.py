@@ -9,9 +9,18 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.redis_conn import SCHEMES
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+# The REDIS_URL forms bot.store.connection knows how to connect to.
+REDIS_SCHEMES = (
+    "redis://",
+    "rediss://",
+    "unix://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
+    "redis+cluster://",
+    "rediss+cluster://",
+)
 # Which manifest made the app depends on the mode: name the one that fits the variable.
 MANIFEST_HINT = (
     "create the Slack app from deploy/manifest.yml (HTTP mode) or deploy/manifest.socket.yml "
@@ -125,7 +134,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
-        if value and not value.startswith(SCHEMES):
+        if value and not value.startswith(REDIS_SCHEMES):
             raise ValueError(
                 "must start with redis://, rediss://, unix://, redis+sentinel:// or "
                 "redis+cluster://"

@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channel_settings import ChannelSettings
-from bot.history import ThreadHistory
 from bot.models import Job, SlackFile, ThreadRef
-from bot.queue import TurnQueue
-from bot.slack_text import image_links, strip_mentions
-from bot.thread_order import ENQUEUE_LEASE_MS, ThreadOrder
+from bot.slack.text import image_links, strip_mentions
+from bot.store.channels import ChannelSettings
+from bot.store.history import ThreadHistory
+from bot.store.queue import TurnQueue
+from bot.store.thread_order import ENQUEUE_LEASE_MS, ThreadOrder
 
 logger = logging.getLogger(__name__)
 

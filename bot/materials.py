@@ -7,12 +7,12 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from bot import media
+from bot.claude.transport import Transport
 from bot.errors import FileRefused
+from bot.media import prepare as media
 from bot.metrics import Metrics
 from bot.models import FileRef, SlackFile, Turn
-from bot.slack_files import SlackFileFetcher
-from bot.transport import Transport
+from bot.slack.files import SlackFileFetcher
 
 logger = logging.getLogger(__name__)
 

@@ -13,31 +13,32 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import locate, media
-from bot.annotate import Annotator
-from bot.channel_settings import ChannelSettings
-from bot.claude_platform import media_limits
-from bot.claude_request import MAX_IMAGES, Plan, build_request, plan
-from bot.claude_stream import FileGone, Usage, stream_answer
+from bot.claude.client import media_limits
+from bot.claude.errors import FileGone, MediaGone
+from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
+from bot.claude.stream import Usage, stream_answer
+from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
-from bot.history import ThreadHistory
-from bot.inline_media import MediaGone
 from bot.materials import Materials, Prepared
+from bot.media import locate
+from bot.media import prepare as media
 from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
-from bot.queue import QueuedJob
-from bot.slack_blocks import template_select
-from bot.slack_files import SlackFileFetcher
-from bot.slack_reply import ThreadReply, cannot_post
-from bot.slack_thread import read_earlier
+from bot.slack.annotate import Annotator
+from bot.slack.blocks import template_select
+from bot.slack.files import SlackFileFetcher
+from bot.slack.reply import ThreadReply, cannot_post
+from bot.slack.thread import read_earlier
+from bot.store.channels import ChannelSettings
+from bot.store.history import ThreadHistory
+from bot.store.queue import QueuedJob
+from bot.store.thread_order import ThreadOrder, turn_slot
+from bot.store.usage import UsageCounters
 from bot.templates import Template, Templates
-from bot.thread_order import ThreadOrder, turn_slot
-from bot.transport import Transport
-from bot.usage import UsageCounters
 
 if TYPE_CHECKING:
-    from bot.claude_platform import ClaudeClient
+    from bot.claude.client import ClaudeClient
 
 logger = logging.getLogger(__name__)
 

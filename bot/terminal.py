@@ -7,17 +7,17 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import media
-from bot.claude_platform import claude_client, transport
-from bot.claude_request import build_request, plan
-from bot.claude_stream import stream_answer
+from bot.claude.client import claude_client, transport
+from bot.claude.request import build_request, plan
+from bot.claude.stream import stream_answer
+from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.errors import FileRefused, UserFacingError
+from bot.media import prepare as media
 from bot.models import FileRef, Turn
 from bot.pipeline import PipelineOptions
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from bot.templates import Templates
-from bot.transport import Transport
 
 # The upload cache is per workspace; terminal runs share one of their own.
 TERMINAL_WORKSPACE = "terminal"

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ResponseError
 
-from bot.queue import QueuedJob, TurnQueue
+from bot.store.queue import QueuedJob, TurnQueue
 
 logger = logging.getLogger(__name__)
 

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.commands import VisionCommand
+from bot.intake import Intake
+from bot.templates import Templates
 from handlers import commands, events, interactions
 
-if TYPE_CHECKING:
-    from bot.app import Services
+
+class Listened(Protocol):
+    """What the listeners hand Slack's requests to (the process's services provide it)."""
+
+    @property
+    def intake(self) -> Intake:
+        """Decides what to answer and queues it."""
+        ...
+
+    @property
+    def command(self) -> VisionCommand:
+        """Runs the slash command."""
+        ...
+
+    @property
+    def templates(self) -> Templates:
+        """The loaded templates, for menus and modals."""
+        ...
 
 
-def register_all(app: AsyncApp, services: Services) -> None:
+def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
     events.register(app, services.intake)
-    command = VisionCommand(
-        services.settings.slash_command, services.templates, services.channels, services.usage
-    )
-    commands.register(app, command)
+    commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)

@@ -9,8 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_blocks
 from bot.intake import Intake
+from bot.slack import blocks
 from bot.templates import Templates
 from handlers.identity import identity
 
@@ -18,7 +18,7 @@ from handlers.identity import identity
 def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
     """Listen to the select, the shortcut and the modal's submission."""
 
-    @app.action(slack_blocks.TEMPLATE_SELECT)
+    @app.action(blocks.TEMPLATE_SELECT)
     async def on_template_chosen(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
@@ -35,7 +35,7 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
             action_ts=body["actions"][0].get("action_ts") or message_ts,
         )
 
-    @app.shortcut(slack_blocks.SHORTCUT)
+    @app.shortcut(blocks.SHORTCUT)
     async def on_shortcut(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
@@ -46,7 +46,7 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
             identity(context), channel_id=channel_id, thread_ts=thread_ts
         )
         current = templates.get(chosen)  # may name a template TEMPLATES_FILE no longer has
-        view = slack_blocks.shortcut_modal(
+        view = blocks.shortcut_modal(
             templates,
             current.name,
             channel_id=channel_id,
@@ -55,7 +55,7 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(slack_blocks.MODAL)
+    @app.view(blocks.MODAL)
     async def on_modal_submitted(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
@@ -63,8 +63,8 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         view = body["view"]
         metadata = json.loads(view["private_metadata"])
         values = view["state"]["values"]
-        choice = values[slack_blocks.MODAL_TEMPLATE_BLOCK][slack_blocks.MODAL_TEMPLATE_ACTION]
-        question = values[slack_blocks.MODAL_QUESTION_BLOCK][slack_blocks.MODAL_QUESTION_ACTION]
+        choice = values[blocks.MODAL_TEMPLATE_BLOCK][blocks.MODAL_TEMPLATE_ACTION]
+        question = values[blocks.MODAL_QUESTION_BLOCK][blocks.MODAL_QUESTION_ACTION]
         chosen = (choice.get("selected_option") or {}).get("value")
         await intake.offer_shortcut(
             identity(context),

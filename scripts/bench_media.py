@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.media import MediaLimits, estimate_image_tokens, native_long_edge, prepare
+from bot.media.prepare import MediaLimits, estimate_image_tokens, native_long_edge, prepare
 from tests.fakes import FakeClaude, FakeSlack, Upload
 from tests.harness import CHANNEL, TEAM, Harness, make_settings, start_bot
 
@@ -178,7 +178,7 @@ def make_large_photo() -> Sample:
 PEAK_RSS = r"""
 import re, sys
 sys.path.insert(0, sys.argv[1])
-from bot.media import MediaLimits, prepare
+from bot.media.prepare import MediaLimits, prepare
 def peak():
     return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) * 1024
 data = open(sys.argv[2], "rb").read()

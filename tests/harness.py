@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot import keys
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
-from bot.redis_conn import connect
 from bot.server import build_web_app
+from bot.store import keys
+from bot.store.connection import connect
 from tests.fakes import FakeClaude, FakeSlack
 from tests.slack_signing import signed_headers
 

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from handlers import register_all
 from tests import samples
 from tests.fakes import FakeClaude, FakeSlack

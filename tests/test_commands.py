@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import keys
+from bot.store import keys
 from tests import samples
 from tests.harness import CHANNEL, TEAM, Harness, answer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot import keys
 from bot.models import ThreadRef
 from bot.pipeline import INTERRUPTED
-from bot.thread_order import ThreadOrder
+from bot.store import keys
+from bot.store.thread_order import ThreadOrder
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack

@@ -6,10 +6,10 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot import keys
 from bot.models import ThreadRef
 from bot.pipeline import GAVE_UP
-from bot.queue import MAX_DELIVERIES
+from bot.store import keys
+from bot.store.queue import MAX_DELIVERIES
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack

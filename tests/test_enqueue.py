@@ -8,9 +8,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot import keys
 from bot.models import ThreadRef
-from bot.thread_order import ThreadOrder
+from bot.store import keys
+from bot.store.thread_order import ThreadOrder
 from tests import samples
 from tests.harness import CHANNEL, TEAM, USER, Harness, eventually, next_ts
 

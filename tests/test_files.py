@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import FileRefused
 from bot.models import SlackFile
-from bot.slack_files import SlackFileFetcher
+from bot.slack.files import SlackFileFetcher
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 

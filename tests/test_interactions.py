@@ -6,8 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from bot import keys, slack_blocks
 from bot.pipeline import CANNOT_POST
+from bot.slack import blocks as slack_blocks
+from bot.store import keys
 from tests import samples
 from tests.harness import CHANNEL, TEAM, Harness, answer, next_ts
 

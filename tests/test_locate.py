@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot import locate
+from bot.media import locate
 from bot.models import FileRef
 from tests import samples
 from tests.harness import CHANNEL, Harness

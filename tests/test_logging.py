@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from bot.app import build_services
-from bot.redis_conn import connect
 from bot.server import READY, build_health_app
+from bot.store.connection import connect
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack

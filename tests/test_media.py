@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bot import media
 from bot.errors import FileRefused
 from bot.materials import FILES_IN_FLIGHT
+from bot.media import prepare as media
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 
@@ -328,7 +328,7 @@ async def test_a_16_bit_or_float_image_keeps_its_tones(harness: Harness, mode: s
 # not ru_maxrss: a child's ru_maxrss starts at its parent's (pytest's) RSS at the fork.
 PEAK_RSS_OF_PREPARE = r"""
 import re, sys
-from bot import media
+from bot.media import prepare as media
 def peak():
     return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) * 1024
 data = open(sys.argv[1], "rb").read()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.claude_request import DEFAULT_QUESTION
+from bot.claude.request import DEFAULT_QUESTION
 from tests import samples
 from tests.harness import CHANNEL, Harness, answer
 

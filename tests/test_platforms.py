@@ -10,14 +10,14 @@ import aiohttp
 import pytest
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
-from bot.claude_files import ClaudeFiles
-from bot.claude_platform import CLOUD_IMAGE_BYTES, claude_client, media_limits, transport
+from bot.claude.client import CLOUD_IMAGE_BYTES, claude_client, media_limits, transport
+from bot.claude.files_api import ClaudeFiles
+from bot.claude.inline import InlineMedia
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.inline_media import InlineMedia
-from bot.media import DIRECT_API_IMAGE_BYTES
+from bot.media.prepare import DIRECT_API_IMAGE_BYTES
 from bot.pipeline import PipelineOptions
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import Harness, make_settings, start_bot

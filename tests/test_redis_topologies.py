@@ -14,10 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import keys
 from bot.errors import ConfigError
 from bot.models import ThreadRef
-from bot.redis_conn import connect
+from bot.store import keys
+from bot.store.connection import connect
 from tests import redis_topologies, samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, TEAM, Harness, answer, make_settings, start_bot

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.claude_request import MAX_MESSAGES, TRIM_STEP, build_request, plan
+from bot.claude.request import MAX_MESSAGES, TRIM_STEP, build_request, plan
 from bot.models import FileRef, Turn
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.store import keys
 from tests import samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, eventually

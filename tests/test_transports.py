@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.store import keys
 from tests import samples
 from tests.harness import Harness, answer, start_bot
 

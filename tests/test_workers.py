@@ -7,7 +7,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from bot.models import Job
-from bot.queue import QueuedJob, TurnQueue
+from bot.store.queue import QueuedJob, TurnQueue
 from bot.workers import Workers
 from tests.conftest import TEST_REDIS_URL
 

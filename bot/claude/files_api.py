@@ -10,10 +10,10 @@ from typing import Any
 import anthropic
 from anthropic import AsyncAnthropic
 
-from bot.claude_stream import translate_error
-from bot.media import PreparedMedia
+from bot.claude.errors import translate_error
+from bot.media.prepare import PreparedMedia
 from bot.models import FileRef
-from bot.upload_cache import UploadCache
+from bot.store.upload_cache import UploadCache
 
 logger = logging.getLogger(__name__)
 

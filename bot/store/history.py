@@ -5,8 +5,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot import keys
 from bot.models import FileRef, SlackFile, ThreadRef, Turn
+from bot.store import keys
 
 
 class ThreadHistory:

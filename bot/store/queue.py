@@ -9,8 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot import keys
 from bot.models import Job
+from bot.store import keys
 
 logger = logging.getLogger(__name__)
 

@@ -1,20 +1,10 @@
-"""Stream an answer from Claude and translate its failures into words for the thread."""
+"""Claude's failures in words for the thread, and the files Claude (or Redis) no longer has."""
 
 from __future__ import annotations
-
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import anthropic
 
 from bot.errors import ClaudeRejected, ClaudeUnavailable, LinkUnreachable
-
-if TYPE_CHECKING:
-    from bot.claude_platform import ClaudeClient
-
-logger = logging.getLogger(__name__)
 
 _BUSY = "Claude is overloaded or rate-limited right now. Please try again in a minute."
 _UNREACHABLE = "I couldn't reach Claude just now. Please try again in a minute."
@@ -22,44 +12,15 @@ _KEY = (
     "Claude refused my credentials. Whoever runs this bot should check ANTHROPIC_API_KEY "
     "and the workspace's access."
 )
+_TRANSIENT = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
 
 
 class FileGone(Exception):
     """Claude no longer has a file the request refers to (expired or deleted)."""
 
 
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one answer."""
-
-    input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    output_tokens: int = 0
-
-
-async def stream_answer(
-    client: ClaudeClient,
-    request: dict[str, Any],
-    on_text: Callable[[str], Awaitable[None]],
-) -> tuple[str, Usage]:
-    """Send `request`, passing text to `on_text` as it arrives; the full text and usage."""
-    parts: list[str] = []
-    try:
-        async with client.messages.stream(**request) as stream:
-            async for text in stream.text_stream:
-                parts.append(text)
-                await on_text(text)
-            final = await stream.get_final_message()
-    except anthropic.APIError as exc:
-        raise translate_error(exc) from exc
-    usage = final.usage
-    return "".join(parts), Usage(
-        input_tokens=usage.input_tokens,
-        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        output_tokens=usage.output_tokens,
-    )
+class MediaGone(Exception):
+    """Some inline bytes expired from Redis: fetch them from Slack again."""
 
 
 def translate_error(exc: anthropic.APIError) -> Exception:
@@ -88,6 +49,3 @@ def translate_error(exc: anthropic.APIError) -> Exception:
             f"Claude couldn't download an image link ({detail}). Upload the image to Slack instead."
         )
     return ClaudeRejected(f"Claude couldn't process this request: {detail}")
-
-
-_TRANSIENT = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.store import keys
 
 
 class UploadCache:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.media import MAX_PDF_PAGES
+from bot.media.prepare import MAX_PDF_PAGES
 from bot.models import FileRef, Turn
 
 # Past 20 images in one request Claude caps every image at 2000 px (images from earlier

@@ -9,10 +9,10 @@ from pathlib import PurePath
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import locate
 from bot.errors import FileRefused
+from bot.media import locate
 from bot.models import FileRef, Job, SlackFile
-from bot.slack_files import SlackFileFetcher
+from bot.slack.files import SlackFileFetcher
 
 logger = logging.getLogger(__name__)
 

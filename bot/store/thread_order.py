@@ -13,8 +13,8 @@ from typing import Literal, cast
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 
-from bot import keys
 from bot.models import ThreadRef
+from bot.store import keys
 
 logger = logging.getLogger(__name__)
 

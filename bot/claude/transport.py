@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.media import PreparedMedia
+from bot.media.prepare import PreparedMedia
 from bot.models import FileRef
 
 

@@ -11,7 +11,7 @@ from typing import TypeGuard
 
 from PIL import ImageDraw, ImageFont
 
-import bot.media
+from bot.media.prepare import upright
 from bot.models import FileRef
 
 _JSON_BLOCK = re.compile(r"```json\s*(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -134,7 +134,7 @@ def draw(original: bytes, boxes: list[Box]) -> bytes:
     """The original image, upright, with each box outlined and numbered; PNG bytes."""
     # Full size up to DRAW_LONG_EDGE (a 5K screenshot stays sharp); a 200 MP photo is drawn
     # on a copy within it, decoded as economically as prepare decodes it.
-    frame, scale = bot.media.upright(original, DRAW_LONG_EDGE)
+    frame, scale = upright(original, DRAW_LONG_EDGE)
     image = frame.convert("RGB")
     boxes = [_scaled(box, scale) for box in boxes]
     canvas = ImageDraw.Draw(image)

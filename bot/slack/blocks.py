@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from bot.templates import Templates
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 TEMPLATE_SELECT = "vision_template"  # action_id of the select under an answer
 SHORTCUT = "ask_claude"  # callback_id of the message shortcut
@@ -15,7 +14,16 @@ MODAL_QUESTION_BLOCK, MODAL_QUESTION_ACTION = "question", "text"
 PRIVATE_METADATA_LIMIT = 3000  # characters Slack keeps of a view's private_metadata
 
 
-def _options(templates: Templates) -> list[dict[str, Any]]:
+class Named(Protocol):
+    """Anything offered in a template menu: it only needs a name."""
+
+    @property
+    def name(self) -> str:
+        """The name shown and sent back as the option's value."""
+        ...
+
+
+def _options(templates: Iterable[Named]) -> list[dict[str, Any]]:
     # Slack caps a select at 100 options and option text at 75 characters.
     return [_option(t.name) for t in list(templates)[:100]]
 
@@ -24,7 +32,7 @@ def _option(name: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": name[:75]}, "value": name}
 
 
-def _select(templates: Templates, current: str, action_id: str) -> dict[str, Any]:
+def _select(templates: Iterable[Named], current: str, action_id: str) -> dict[str, Any]:
     """A static select of the templates, on `current` if it is one of its options."""
     select: dict[str, Any] = {
         "type": "static_select",
@@ -38,7 +46,7 @@ def _select(templates: Templates, current: str, action_id: str) -> dict[str, Any
     return select
 
 
-def template_select(templates: Templates, current: str) -> list[dict[str, Any]]:
+def template_select(templates: Iterable[Named], current: str) -> list[dict[str, Any]]:
     """Blocks for the bot's first answer in a thread: "Template: debug ▾"."""
     return [
         {
@@ -53,7 +61,7 @@ def template_select(templates: Templates, current: str) -> list[dict[str, Any]]:
 
 
 def shortcut_modal(
-    templates: Templates,
+    templates: Iterable[Named],
     current: str,
     *,
     channel_id: str,

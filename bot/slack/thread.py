@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Job, SlackFile
-from bot.slack_text import strip_mentions
+from bot.slack.text import strip_mentions
 
 logger = logging.getLogger(__name__)
 

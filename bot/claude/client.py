@@ -5,13 +5,14 @@ from __future__ import annotations
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 from redis.asyncio import Redis
 
-from bot.claude_files import ClaudeFiles
+from bot.claude.files_api import ClaudeFiles
+from bot.claude.inline import InlineMedia
+from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.inline_media import InlineMedia
-from bot.media import DIRECT_API_IMAGE_BYTES, MediaLimits, native_long_edge
-from bot.transport import Transport
-from bot.upload_cache import UploadCache
+from bot.media.prepare import DIRECT_API_IMAGE_BYTES, MediaLimits, native_long_edge
+from bot.store.inline_bytes import InlineBytes
+from bot.store.upload_cache import UploadCache
 
 # Bedrock and Vertex take 5 MB per image, counted (like the direct API's 10 MB) on base64.
 CLOUD_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
@@ -65,7 +66,7 @@ def transport(settings: Settings, client: ClaudeClient, redis: Redis) -> Transpo
     ttl = settings.history_ttl_seconds
     if settings.transport == "files" and isinstance(client, AsyncAnthropic):
         return ClaudeFiles(client, UploadCache(redis, ttl), expires_in=ttl)
-    return InlineMedia(redis, ttl)
+    return InlineMedia(InlineBytes(redis, ttl))
 
 
 def media_limits(settings: Settings) -> MediaLimits:

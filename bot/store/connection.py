@@ -14,16 +14,6 @@ from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-SCHEMES = (
-    "redis://",
-    "rediss://",
-    "unix://",
-    "redis+sentinel://",
-    "rediss+sentinel://",
-    "redis+cluster://",
-    "rediss+cluster://",
-)
-
 
 def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
     """A client for `url`; without one, an in-process store that forgets on exit."""

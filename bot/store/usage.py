@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.store import keys
 
 KINDS = ("input", "cache_read", "cache_write", "output")
 

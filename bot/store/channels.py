@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.store import keys
 
 
 class ChannelSettings:

@@ -1,0 +1,1 @@
+"""The Claude side: the platform client, how files reach Claude, the request and its stream."""

@@ -1,0 +1,1 @@
+"""The Slack side: downloading files, reading threads, writing answers, Block Kit."""
