@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "templates":
             return list_templates(templates)
         settings.require_claude()
+        settings.require_prices()
         if args.command == "ask":
             _configure_logging("WARNING")
             files, question = _files_then_question([*args.words, *extra])
