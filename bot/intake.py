@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bot.gate import Gate
 from bot.models import Job, SlackFile, ThreadRef
 from bot.slack.text import image_links, strip_mentions
 from bot.store.channels import ChannelSettings
@@ -50,12 +51,14 @@ class Intake:
         channels: ChannelSettings,
         *,
         follow_ups: bool,
+        gate: Gate | None = None,
     ) -> None:
         self.history = history
         self.order = order
         self.queue = queue
         self.channels = channels
         self.follow_ups = follow_ups
+        self.gate = gate
 
     async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
         """Queue the message if the bot should answer it; True if it was queued now."""
@@ -81,6 +84,8 @@ class Intake:
         # and frees the ticket (later turns don't wait for it). If this process dies first,
         # the lease runs out: a redelivery takes the turn over with the same ticket, and
         # later turns in the thread skip the ticket instead of waiting for it.
+        if self.gate and not await self.gate.admits(job):
+            return False  # the bot is off in the channel, or the asker is asking too fast
         key = job.request_key
         # Any accepted question (not `forget`) opens the thread to follow-ups at once.
         accept = self.follow_ups and job.action == "answer"
@@ -209,7 +214,7 @@ class Intake:
         if from_bot:
             return None
         # Only a visual file share costs a Redis read for the channel's auto mode.
-        if files and await self.channels.auto(job.team_id, job.channel_id):
+        if files and await self.channels.answers_shares(job.team_id, job.channel_id):
             return job.model_copy(update={"files": files})
         return None
 
