@@ -28,7 +28,7 @@ class Admins:
         return not self.restricted or await self.is_admin(user_id)
 
     def mentions(self) -> str:
-        """The admins, for a message only one person sees (mentions there notify nobody)."""
+        """The admins as mentions, for a reply only the person asking sees."""
         named = ", ".join(f"<@{u}>" for u in self.configured)
         return f"{named} or an admin of this workspace" if named else "an admin of this workspace"
 

@@ -103,7 +103,14 @@ class Budget:
             default_estimate=self.cost(TYPICAL_ANSWER),
         )
         if isinstance(refused_or_hold, Refused):
-            logger.info("over a limit (%s): %s", refused_or_hold.limit, job.ids)
+            refused = refused_or_hold
+            logger.info(
+                "over the %s limit (%d of %d µ$ with reservations): %s",
+                refused.limit,
+                refused.spent,
+                refused.cap,
+                job.ids,
+            )
             raise OverBudget(await self._refusal(refused_or_hold))
         spend = Spend(self, refused_or_hold)
         try:

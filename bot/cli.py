@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "templates":
             return list_templates(templates)
         settings.require_claude()
-        settings.require_prices()
         if args.command == "ask":
             _configure_logging("WARNING")
             files, question = _files_then_question([*args.words, *extra])
@@ -44,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 ask(settings, templates, files, template_name=args.template, question=question)
             )
         mode = args.command or ("socket" if settings.slack_app_token else "serve")
+        settings.require_prices()  # the spend limits (`ask` from a terminal has none)
         settings.require_slack()
         if mode == "serve":
             settings.require_http()

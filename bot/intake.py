@@ -76,6 +76,8 @@ class Intake:
 
     async def enqueue(self, job: Job) -> bool:
         """Queue a job unless the same request was queued before; True if queued now."""
+        if self.gate and not await self.gate.admits(job):
+            return False  # the bot is off in the channel, or the asker is asking too fast
         # The request's seen mark and the thread's ticket counter share the thread's hash
         # slot, so marking and ticketing are one atomic script even on Redis Cluster; the
         # stream is one global key in another slot, so the XADD is a second step, made
@@ -84,8 +86,6 @@ class Intake:
         # and frees the ticket (later turns don't wait for it). If this process dies first,
         # the lease runs out: a redelivery takes the turn over with the same ticket, and
         # later turns in the thread skip the ticket instead of waiting for it.
-        if self.gate and not await self.gate.admits(job):
-            return False  # the bot is off in the channel, or the asker is asking too fast
         key = job.request_key
         # Any accepted question (not `forget`) opens the thread to follow-ups at once.
         accept = self.follow_ups and job.action == "answer"
@@ -215,7 +215,7 @@ class Intake:
             return None
         # Only a visual file share costs a Redis read for the channel's auto mode.
         if files and await self.channels.answers_shares(job.team_id, job.channel_id):
-            return job.model_copy(update={"files": files})
+            return job.model_copy(update={"files": files, "auto": True})
         return None
 
     @staticmethod

@@ -193,8 +193,9 @@ class Conversation:
                         await reply.interrupt(INTERRUPTED)
                 raise
             except OverBudget as exc:
-                logger.info("told %s: over a spend limit", job.ids)
-                outcome = await self._tell(job, reply, exc.message, "over_limit")
+                outcome = "over_limit"
+                if not job.auto:  # nobody asked about an auto share: no note under every image
+                    outcome = await self._tell(job, reply, exc.message, outcome)
             except UserFacingError as exc:
                 # The thread says what happened; the log says why, for whoever runs the bot.
                 logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.home import HomeTab
+from handlers.identity import identity
 
 OnTab = Callable[[dict[str, Any], AsyncBoltContext], Awaitable[None]]
 
@@ -17,7 +18,7 @@ def register(app: AsyncApp, home: HomeTab) -> None:
     """Publish the Home tab when someone opens it; the Messages tab needs nothing yet."""
 
     async def on_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await home.publish(context.team_id or context.enterprise_id or "", event["user"])
+        await home.publish(identity(context).team_id, event["user"])
 
     async def on_messages(event: dict[str, Any], context: AsyncBoltContext) -> None:
         return None  # the DM with the bot: every message there is answered as it comes

@@ -71,8 +71,9 @@ async def test_off_in_a_channel_gets_one_note_per_thread_and_no_answer(harness: 
     shared = await harness.message("", files=[shot(harness, "F2")])  # auto: nobody asked
     other = await harness.mention("and this?", files=[shot(harness, "F3")])
 
-    async def noted() -> bool:
-        return bool(harness.slack.reply_texts(CHANNEL, other["ts"]))
+    async def noted() -> bool:  # the notes go out after Slack's request is acknowledged
+        threads = (first["ts"], other["ts"])
+        return all(harness.slack.reply_texts(CHANNEL, ts) for ts in threads)
 
     await eventually(noted)
     await harness.settle()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -45,7 +46,9 @@ class SlackPeople:
         user = response.get("user") or {}
         profile = user.get("profile") or {}
         name = profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+        # Shown in notes the bot posts: a name must not turn into a mention or a link.
+        name = re.sub(r"[<>&]", "", str(name)).strip() or user_id
         admin = any(user.get(role) for role in ("is_admin", "is_owner", "is_primary_owner"))
-        person = Person(user_id, str(name), workspace_admin=bool(admin))
+        person = Person(user_id, name, workspace_admin=bool(admin))
         self._cache[user_id] = (time.monotonic() + self.cache_seconds, person)
         return person
