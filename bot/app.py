@@ -17,19 +17,28 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.admins import Admins
+from bot.budget import Budget, WorkspaceLimits
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
+from bot.gate import Gate
+from bot.home import HomeTab
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
+from bot.reports import Reports
 from bot.slack.files import SlackFileFetcher
+from bot.slack.notes import Notes
+from bot.slack.people import SlackPeople
+from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
 from bot.store.connection import connect
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
+from bot.store.rate import QuestionRate
+from bot.store.spend import SpendLedger
 from bot.store.thread_order import ThreadOrder
-from bot.store.usage import UsageCounters
 from bot.templates import Templates
 from bot.workers import Workers
 from handlers import register_all
@@ -48,10 +57,10 @@ class Services:
     claude: ClaudeClient
     templates: Templates
     channels: ChannelSettings
-    usage: UsageCounters
     queue: TurnQueue
     intake: Intake
     command: VisionCommand
+    home: HomeTab
     conversation: Conversation
     workers: Workers
     metrics: Metrics
@@ -72,6 +81,7 @@ def build_services(
     consumer: str | None = None,
 ) -> Services:
     """Create the process's clients and the conversation pipeline (nothing runs yet)."""
+    settings.require_prices()
     templates = templates or Templates.load(settings.templates_file)
     redis = redis or connect(settings.redis_url)
     slack = _slack_client(settings)
@@ -88,6 +98,19 @@ def build_services(
         timeout_seconds=settings.download_timeout_seconds,
     )
     metrics = Metrics()
+    admins = Admins(settings.admin_users, SlackPeople(slack))
+    notes = Notes(slack)
+    ledger = SpendLedger(redis)
+    limits = WorkspaceLimits.from_settings(settings)
+    budget = Budget(
+        ledger,
+        stores.channels,
+        price=settings.price,
+        limits=limits,
+        admins=admins,
+        notes=notes,
+        metrics=metrics,
+    )
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -97,6 +120,7 @@ def build_services(
         templates=templates,
         options=PipelineOptions.from_settings(settings),
         metrics=metrics,
+        budget=budget,
     )
     workers = Workers(
         queue,
@@ -106,9 +130,18 @@ def build_services(
         on_dropped=conversation.give_up,
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
+    rate = QuestionRate(redis, settings.user_questions_per_minute)
+    gate = Gate(stores.channels, rate, notes, admins, command=settings.slash_command)
     intake = Intake(
-        stores.history, stores.order, queue, stores.channels, follow_ups=settings.follow_ups
+        stores.history,
+        stores.order,
+        queue,
+        stores.channels,
+        follow_ups=settings.follow_ups,
+        gate=gate,
     )
+    reports = Reports(ledger, limits)
+    _log_policy(settings)
     return Services(
         settings=settings,
         redis=redis,
@@ -117,10 +150,18 @@ def build_services(
         claude=claude,
         templates=templates,
         channels=stores.channels,
-        usage=stores.usage,
         queue=queue,
         intake=intake,
-        command=VisionCommand(settings.slash_command, templates, stores.channels, stores.usage),
+        command=VisionCommand(
+            settings.slash_command,
+            templates,
+            stores.channels,
+            reports=reports,
+            admins=admins,
+            audit=AuditLog(redis),
+            prices_known=settings.price is not None,
+        ),
+        home=HomeTab(slack, templates, reports, admins, command=settings.slash_command),
         conversation=conversation,
         workers=workers,
         metrics=metrics,
@@ -143,7 +184,22 @@ def _stores(settings: Settings, redis: Redis) -> Stores:
     """Everything the pipeline keeps in Redis."""
     ttl = settings.history_ttl_seconds
     history, order = ThreadHistory(redis, ttl), ThreadOrder(redis, ttl)
-    return Stores(history, order, ChannelSettings(redis), UsageCounters(redis))
+    return Stores(history, order, ChannelSettings(redis))
+
+
+def _log_policy(settings: Settings) -> None:
+    """Say at startup who may change settings, and whether costs can be counted."""
+    if not settings.admin_users:
+        logger.warning(
+            "ADMIN_USERS is not set: anyone may change the bot's settings (/vision auto, "
+            "limit, off, on); set it to Slack user ids to keep that to admins"
+        )
+    if settings.price is None:
+        logger.warning(
+            "no price known for CLAUDE_MODEL=%s: tokens are counted, costs are not; set "
+            "CLAUDE_PRICES to count them",
+            settings.claude_model,
+        )
 
 
 def build_bolt(services: Services, *, socket_mode: bool = False) -> AsyncApp:

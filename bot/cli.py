@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 ask(settings, templates, files, template_name=args.template, question=question)
             )
         mode = args.command or ("socket" if settings.slack_app_token else "serve")
+        settings.require_prices()  # the spend limits (`ask` from a terminal has none)
         settings.require_slack()
         if mode == "serve":
             settings.require_http()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.prices import Price, parse_prices, published_price
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 # The REDIS_URL forms bot.store.connection knows how to connect to.
@@ -44,7 +46,15 @@ _HINTS: dict[str, str] = {
     "AWS_REGION": "CLAUDE_PLATFORM=bedrock needs the AWS region of your Bedrock models",
     "ANTHROPIC_VERTEX_PROJECT_ID": "CLAUDE_PLATFORM=vertex needs the Google Cloud project id",
     "CLOUD_ML_REGION": "CLAUDE_PLATFORM=vertex needs the region of your Vertex AI models",
+    "ADMIN_USERS": "give Slack user ids separated by commas, like U012AB3CD,U045EF6GH "
+    "(a person's profile → ⋯ → Copy member ID)",
 }
+# The spend limits, each needing a price for the model.
+SPEND_LIMITS = (
+    "spend_limit_usd_per_day",
+    "spend_limit_usd_per_month",
+    "user_spend_limit_usd_per_day",
+)
 
 
 class Settings(BaseSettings):
@@ -80,6 +90,16 @@ class Settings(BaseSettings):
     claude_model: str = DEFAULT_MODEL
     claude_max_tokens: int = Field(default=4096, ge=256, le=64000)
     claude_max_retries: int = Field(default=2, ge=0, le=10)
+    # USD per million tokens, `input=3,output=15,cache_write=3.75,cache_read=0.30`; unset:
+    # Anthropic's published price for CLAUDE_MODEL (bot/prices.py).
+    claude_prices: str | None = None
+
+    spend_limit_usd_per_day: float | None = Field(default=None, gt=0)
+    spend_limit_usd_per_month: float | None = Field(default=None, gt=0)
+    user_spend_limit_usd_per_day: float | None = Field(default=None, gt=0)
+    # 0 turns the per-person rate off.
+    user_questions_per_minute: int = Field(default=10, ge=0, le=10_000)
+    admin_users: Annotated[tuple[str, ...], NoDecode] = ()
 
     redis_url: str | None = None
     history_ttl_days: int = Field(default=30, ge=1, le=90)
@@ -110,6 +130,23 @@ class Settings(BaseSettings):
                 raise ValueError("takes host names, not URLs")
             return hosts
         return value
+
+    @field_validator("admin_users", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            ids = tuple(dict.fromkeys(u.strip() for u in re.split(r"[,\s]+", value) if u.strip()))
+            if not all(re.fullmatch(r"[UW][A-Z0-9]{2,}", u) for u in ids):
+                raise ValueError("takes Slack user ids, not names or emails")
+            return ids
+        return value
+
+    @field_validator("claude_prices")
+    @classmethod
+    def _prices_shape(cls, value: str | None) -> str | None:
+        if value:
+            parse_prices(value)  # a ValueError names the problem
+        return value or None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -145,6 +182,23 @@ class Settings(BaseSettings):
     def history_ttl_seconds(self) -> int:
         """How long a thread's history and uploads live (dedupe marks: keys.SEEN_TTL_SECONDS)."""
         return self.history_ttl_days * 86400
+
+    @property
+    def price(self) -> Price | None:
+        """USD per million tokens of the configured model: CLAUDE_PRICES, else the list price."""
+        if self.claude_prices:
+            return parse_prices(self.claude_prices)
+        return published_price(self.claude_model)
+
+    def require_prices(self) -> None:
+        """Refuse to enforce a spend limit on a model whose price is unknown."""
+        limits = [name.upper() for name in SPEND_LIMITS if getattr(self, name) is not None]
+        if limits and self.price is None:
+            raise ConfigError(
+                f"{limits[0]} needs the price of CLAUDE_MODEL={self.claude_model}, which this "
+                "release doesn't know: set CLAUDE_PRICES=input=N,output=N,cache_write=N,"
+                "cache_read=N in USD per million tokens (your platform's price list)"
+            )
 
     @property
     def max_file_bytes(self) -> int:

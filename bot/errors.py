@@ -28,6 +28,10 @@ class NothingToAnswer(UserFacingError):
     """Every file in the message was refused and there is no question left."""
 
 
+class OverBudget(UserFacingError):
+    """A spend limit is reached: the question is not answered (Claude is not called)."""
+
+
 class ClaudeUnavailable(UserFacingError):
     """Claude is overloaded, rate-limited or unreachable; worth retrying later."""
 

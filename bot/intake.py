@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bot.gate import Gate
 from bot.models import Job, SlackFile, ThreadRef
 from bot.slack.text import image_links, strip_mentions
 from bot.store.channels import ChannelSettings
@@ -50,12 +51,14 @@ class Intake:
         channels: ChannelSettings,
         *,
         follow_ups: bool,
+        gate: Gate | None = None,
     ) -> None:
         self.history = history
         self.order = order
         self.queue = queue
         self.channels = channels
         self.follow_ups = follow_ups
+        self.gate = gate
 
     async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
         """Queue the message if the bot should answer it; True if it was queued now."""
@@ -73,6 +76,8 @@ class Intake:
 
     async def enqueue(self, job: Job) -> bool:
         """Queue a job unless the same request was queued before; True if queued now."""
+        if self.gate and not await self.gate.admits(job):
+            return False  # the bot is off in the channel, or the asker is asking too fast
         # The request's seen mark and the thread's ticket counter share the thread's hash
         # slot, so marking and ticketing are one atomic script even on Redis Cluster; the
         # stream is one global key in another slot, so the XADD is a second step, made
@@ -209,8 +214,8 @@ class Intake:
         if from_bot:
             return None
         # Only a visual file share costs a Redis read for the channel's auto mode.
-        if files and await self.channels.auto(job.team_id, job.channel_id):
-            return job.model_copy(update={"files": files})
+        if files and await self.channels.answers_shares(job.team_id, job.channel_id):
+            return job.model_copy(update={"files": files, "auto": True})
         return None
 
     @staticmethod

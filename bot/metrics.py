@@ -37,6 +37,13 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        # By template only: people and channels would make a series each (see /vision usage).
+        self.cost = Counter(
+            "vision_bot_cost_usd",
+            "What Claude's answers cost in USD (list prices or CLAUDE_PRICES), by template",
+            ["template"],
+            registry=self.registry,
+        )
         self.files = Counter(
             "vision_bot_files",
             "Shared files, by result (sent, refused)",

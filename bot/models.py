@@ -61,6 +61,7 @@ class Job(BaseModel):
     bot_user_id: str | None = None
     enterprise_id: str | None = None
     response_url: str | None = None  # a shortcut's: reaches the user even outside the channel
+    auto: bool = False  # a share answered by the channel's auto mode: nobody asked
 
     @property
     def request_key(self) -> str:

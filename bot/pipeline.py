@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.budget import Budget, Spend
 from bot.claude.client import media_limits
 from bot.claude.errors import FileGone, MediaGone
 from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
 from bot.claude.stream import Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
-from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
+from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
 from bot.materials import Materials, Prepared
 from bot.media import locate
 from bot.media import prepare as media
 from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
+from bot.prices import Tokens
 from bot.slack.annotate import Annotator
 from bot.slack.blocks import template_select
 from bot.slack.files import SlackFileFetcher
@@ -34,7 +36,6 @@ from bot.store.channels import ChannelSettings
 from bot.store.history import ThreadHistory
 from bot.store.queue import QueuedJob
 from bot.store.thread_order import ThreadOrder, turn_slot
-from bot.store.usage import UsageCounters
 from bot.templates import Template, Templates
 
 if TYPE_CHECKING:
@@ -113,7 +114,6 @@ class Stores:
     history: ThreadHistory
     order: ThreadOrder
     channels: ChannelSettings
-    usage: UsageCounters
 
 
 class Conversation:
@@ -130,6 +130,7 @@ class Conversation:
         templates: Templates,
         options: PipelineOptions,
         metrics: Metrics,
+        budget: Budget,
     ) -> None:
         self.slack = slack
         self.claude = claude
@@ -137,7 +138,7 @@ class Conversation:
         self.history = stores.history
         self.order = stores.order
         self.channels = stores.channels
-        self.usage = stores.usage
+        self.budget = budget
         self.templates = templates
         self.options = options
         self.metrics = metrics
@@ -177,10 +178,13 @@ class Conversation:
             try:
                 if job.action == "forget":
                     await self._forget(job, reply)
-                elif job.action == "redo":
-                    await self._redo(job, reply)
                 else:
-                    outcome = await self._answer(job, reply)
+                    # Checked and reserved before anything is downloaded or sent to Claude.
+                    async with self.budget.hold(job) as spend:
+                        if job.action == "redo":
+                            await self._redo(job, reply, spend)
+                        else:
+                            outcome = await self._answer(job, reply, spend)
             except asyncio.CancelledError:
                 # Shutting down before the answer was done: close the half-streamed message
                 # so it doesn't hang; another process answers again from the start.
@@ -188,6 +192,10 @@ class Conversation:
                     async with asyncio.timeout(INTERRUPT_SECONDS):
                         await reply.interrupt(INTERRUPTED)
                 raise
+            except OverBudget as exc:
+                outcome = "over_limit"
+                if not job.auto:  # nobody asked about an auto share: no note under every image
+                    outcome = await self._tell(job, reply, exc.message, outcome)
             except UserFacingError as exc:
                 # The thread says what happened; the log says why, for whoever runs the bot.
                 logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
@@ -244,7 +252,7 @@ class Conversation:
         if outcome == "answered" and job.action != "forget":
             self.metrics.answer.observe(time.monotonic() - started)
 
-    async def _answer(self, job: Job, reply: ThreadReply) -> str:
+    async def _answer(self, job: Job, reply: ThreadReply, spend: Spend) -> str:
         """Answer the job's question in its thread; the turn's outcome."""
         await reply.show_progress()
         history = await self.history.turns(job.thread)
@@ -288,11 +296,19 @@ class Conversation:
             )
 
         await self._respond(
-            job, reply, history, question, template, prepared.notes, save=save, blocks=select
+            job,
+            reply,
+            history,
+            question,
+            template,
+            prepared.notes,
+            save=save,
+            spend=spend,
+            blocks=select,
         )
         return "answered"
 
-    async def _redo(self, job: Job, reply: ThreadReply) -> None:
+    async def _redo(self, job: Job, reply: ThreadReply, spend: Spend) -> None:
         """Answer the thread's last question again, with the newly chosen template."""
         history = await self.history.turns(job.thread)
         last = max((i for i, t in enumerate(history) if t.role == "user"), default=None)
@@ -306,7 +322,7 @@ class Conversation:
             turns = [*earlier, question, answer]
             await self.history.replace(job.thread, turns, answered=job.request_key)
 
-        await self._respond(job, reply, earlier, question, template, [], save=save)
+        await self._respond(job, reply, earlier, question, template, [], save=save, spend=spend)
 
     async def _forget(self, job: Job, reply: ThreadReply) -> None:
         for ref in await self.history.forget(job.thread, answered=job.request_key):
@@ -323,6 +339,7 @@ class Conversation:
         notes: list[str],
         *,
         save: Callable[[Turn], Awaitable[None]],
+        spend: Spend,
         blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Stream Claude's answer to `question` into the thread, then `save` the answer turn."""
@@ -353,7 +370,7 @@ class Conversation:
             if problems:
                 await reply.post("\n".join(problems))
         try:
-            await self._count(job, usage)
+            await self._count(job, usage, template, spend)
         except Exception:
             # Usage counters are bookkeeping: the answer still goes into the history.
             logger.exception("counting usage failed: %s", job.ids)
@@ -450,7 +467,7 @@ class Conversation:
         await shown.flush()
         return text, usage, sent
 
-    async def _count(self, job: Job, usage: Usage) -> None:
+    async def _count(self, job: Job, usage: Usage, template: Template, spend: Spend) -> None:
         logger.info(
             "answered %s input=%d cache_read=%d cache_write=%d output=%d",
             job.ids,
@@ -459,15 +476,15 @@ class Conversation:
             usage.cache_creation_input_tokens,
             usage.output_tokens,
         )
-        counts = {
-            "input": usage.input_tokens,
-            "cache_read": usage.cache_read_input_tokens,
-            "cache_write": usage.cache_creation_input_tokens,
-            "output": usage.output_tokens,
-        }
-        for kind, value in counts.items():
+        tokens = Tokens(
+            input=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_write=usage.cache_creation_input_tokens,
+            cache_read=usage.cache_read_input_tokens,
+        )
+        for kind, value in tokens.as_dict().items():
             self.metrics.tokens.labels(kind).inc(value)
-        await self.usage.add(job.team_id, job.channel_id, counts)
+        await spend.settle(tokens, template.name)
 
 
 def _cause(exc: BaseException) -> str:

@@ -7,9 +7,10 @@ from typing import Protocol
 from slack_bolt.async_app import AsyncApp
 
 from bot.commands import VisionCommand
+from bot.home import HomeTab
 from bot.intake import Intake
 from bot.templates import Templates
-from handlers import commands, events, interactions
+from handlers import commands, events, home, interactions
 
 
 class Listened(Protocol):
@@ -30,9 +31,15 @@ class Listened(Protocol):
         """The loaded templates, for menus and modals."""
         ...
 
+    @property
+    def home(self) -> HomeTab:
+        """Draws the app's Home tab."""
+        ...
+
 
 def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
     events.register(app, services.intake)
     commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)
+    home.register(app, services.home)

@@ -211,6 +211,8 @@ def test_the_manifest_enables_interactivity_and_the_scopes_the_app_uses(manifest
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert scopes >= {"app_mentions:read", "chat:write", "files:read", "files:write", "commands"}
+    assert "users:read" in scopes  # users.info: who the workspace's admins and owners are
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
     assert settings["socket_mode_enabled"] is (manifest == "manifest.socket.yml")
 
 

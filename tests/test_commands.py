@@ -1,12 +1,9 @@
-"""The /vision command: help, list, use, auto, usage — answered in the ack."""
+"""The /vision command: help, list, use, auto — answered in the ack (usage: test_usage.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from bot.store import keys
 from tests import samples
 from tests.harness import CHANNEL, TEAM, Harness, answer
 
@@ -75,49 +72,6 @@ async def test_auto_mode_answers_every_image_shared_and_only_while_on(harness: H
     assert await harness.replies(later["ts"]) == []
     assert await harness.replies(silent["ts"]) == []
     assert len(harness.claude.uploads) == 1
-
-
-async def test_usage_reports_tokens_per_channel_today_and_this_month(harness: Harness) -> None:
-    assert "_nothing yet_" in (await harness.command("usage"))["text"]
-    for channel in (CHANNEL, CHANNEL, "C0OTHER"):
-        shot = harness.slack.add_file(f"F{channel}", "a.png", samples.png())
-        msg = await harness.mention("what?", files=[shot], channel=channel)
-        await harness.replies(msg["ts"], channel=channel)
-
-    text = (await harness.command("usage"))["text"]
-
-    today, month = text.split("*Last 30 days*")
-    usage = [r["usage"] for r in harness.claude.responses]
-    here = sum(u["input_tokens"] + u.get("cache_creation_input_tokens", 0) for u in usage[:2])
-    assert f"<#{CHANNEL}>: {here:,} input" in today
-    assert f"<#{CHANNEL}>: {here:,} input" in month
-    assert "<#C0OTHER>" in today
-    outputs = sum(u["output_tokens"] for u in usage)
-    assert f"{outputs:,} output" in today.split("*all channels*")[1]
-
-
-async def test_usage_adds_up_the_last_30_days_and_counts_cached_tokens(harness: Harness) -> None:
-    redis = harness.bot.services.redis
-    today = datetime.now(UTC).date()
-    for back, channel, counts in [
-        (0, CHANNEL, {"input": 10, "cache_read": 900, "cache_write": 5, "output": 7}),
-        (5, CHANNEL, {"input": 100, "cache_read": 0, "cache_write": 0, "output": 20}),
-        (29, "C0OTHER", {"input": 1000, "cache_read": 50, "cache_write": 0, "output": 3}),
-        (30, CHANNEL, {"input": 99999, "cache_read": 0, "cache_write": 0, "output": 0}),
-    ]:
-        day = (today - timedelta(days=back)).isoformat()
-        await redis.hset(
-            keys.usage(TEAM, day), mapping={f"{channel}:{k}": v for k, v in counts.items()}
-        )
-
-    text = (await harness.command("usage"))["text"]
-
-    today_part, month = text.split("*Last 30 days*")
-    assert f"<#{CHANNEL}>: 15 input · 900 cached · 7 output" in today_part
-    assert "C0OTHER" not in today_part
-    assert f"<#{CHANNEL}>: 115 input · 900 cached · 27 output" in month  # 30 days ago: out
-    assert "<#C0OTHER>: 1,000 input · 50 cached · 3 output" in month
-    assert "*all channels*: 1,115 input · 950 cached · 30 output" in month
 
 
 @pytest.mark.parametrize("settings_overrides", [{"slash_command": "/eyes"}])

@@ -493,6 +493,50 @@ async def test_views_open_and_update(slack: FakeSlack, web: AsyncWebClient) -> N
     await web.views_open(trigger_id="t5", view=modal(blocks=[_select_with_initial("a")]))
 
 
+def home(*blocks: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A small valid Home tab view."""
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}
+    return {"type": "home", "blocks": list(blocks) or [block], **extra}
+
+
+async def test_views_publish_validates_home_views(slack: FakeSlack, web: AsyncWebClient) -> None:
+    published = await web.views_publish(user_id="U1", view=home(callback_id="home"))
+    view = published["view"]
+    assert view["type"] == "home" and slack.home_views["U1"] == view
+    again = await web.views_publish(user_id="U1", view=home(), hash=view["hash"])
+    assert again["view"]["id"] == view["id"]
+    with pytest.raises(SlackApiError, match="hash_conflict"):
+        await web.views_publish(user_id="U1", view=home(), hash="stale")
+    header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
+    long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    many = [{"type": "divider"}] * 101
+    for bad in (
+        modal(),  # a modal is not a Home tab
+        home(header),
+        home(long_section),
+        home(*many),
+        home(private_metadata="x" * 3001),
+        {"type": "home"},
+    ):
+        with pytest.raises(SlackApiError, match="invalid_arguments"):
+            await web.views_publish(user_id="U1", view=bad)
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        await web.views_publish(user_id="", view=home())
+    assert len(slack.home_views) == 1
+
+
+async def test_users_info_roles_and_dms(slack: FakeSlack, web: AsyncWebClient) -> None:
+    plain = (await web.users_info(user="U1"))["user"]
+    assert plain["is_admin"] is False and plain["is_owner"] is False
+    slack.add_user("U2", "Olive", primary_owner=True)
+    owner = (await web.users_info(user="U2"))["user"]
+    assert owner["is_admin"] and owner["is_owner"] and owner["is_primary_owner"]
+    assert owner["profile"]["display_name"] == "Olive"
+
+    sent = await web.chat_postMessage(channel="U2", markdown_text="a DM")
+    assert sent["channel"] == slack.dm_channel("U2") and slack.dms("U2") == ["a DM"]
+
+
 async def test_post_ephemeral(slack: FakeSlack, web: AsyncWebClient) -> None:
     sent = await web.chat_postEphemeral(channel="C1", user="U1", text="only you", thread_ts="1.1")
     md = [{"type": "markdown", "text": "**only** you"}]

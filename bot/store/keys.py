@@ -74,17 +74,77 @@ def upload_threads(team_id: str, sha256: str) -> str:
 
 
 def channel(team_id: str, channel_id: str) -> str:
-    """Hash of a channel's settings: default template, auto mode. Kept until changed."""
+    """Hash of a channel's settings: default template, auto mode, daily limit (µ$), off.
+    Kept until changed."""
     return f"{PREFIX}:channel:{team_id}:{channel_id}"
 
 
-# Daily usage counters outlive the 30 days `/vision usage` reports on.
-USAGE_TTL_SECONDS = 32 * 86400
+def off_note(thread: ThreadRef) -> str:
+    """Marks a thread told that the bot is off in its channel, so it is told once."""
+    return f"{PREFIX}:thread:{thread_tag(thread)}:offnote"
 
 
-def usage(team_id: str, day: str) -> str:
-    """Hash of one workspace's token counters for one UTC day, fields `{channel}:{kind}`."""
-    return f"{PREFIX}:usage:{team_id}:{day}"
+# Spend: every key of one workspace shares its hash tag, so checking the limits and reserving
+# (and settling an answer's cost) are one script, on Redis Cluster too. Amounts are integer
+# millionths of a dollar.
+# A day's counters are kept for a month, a month's for the month after it.
+SPEND_DAY_TTL_SECONDS = 32 * 86400
+SPEND_MONTH_TTL_SECONDS = 62 * 86400
+# A reservation left by a process that died before settling it stops counting after this
+# long; answers take seconds to minutes.
+HOLD_TTL_SECONDS = 15 * 60
+
+
+def spend_tag(team_id: str) -> str:
+    """The hash tag of a workspace's spend keys."""
+    return f"{{{team_id}}}"
+
+
+def spend(team_id: str, period: str) -> str:
+    """Hash of a workspace's totals for a UTC day (YYYY-MM-DD) or month (YYYY-MM): `cost`
+    (µ$), `answers` and tokens by kind."""
+    return f"{PREFIX}:spend:{spend_tag(team_id)}:{period}"
+
+
+def spend_ranking(team_id: str, period: str, by: str) -> str:
+    """Sorted set of cost (µ$) per channel, person or template (`by`) over the period."""
+    return f"{PREFIX}:spend:{spend_tag(team_id)}:{period}:{by}"
+
+
+def spend_person(team_id: str, period: str, user_id: str) -> str:
+    """Hash of one person's use over the period, fields `{template}:{cost|answers|kind}`."""
+    return f"{PREFIX}:spend:{spend_tag(team_id)}:{period}:person:{user_id}"
+
+
+def spend_holds(team_id: str) -> str:
+    """Hash of the reservations of answers still running: id → amount, person, channel,
+    expiry."""
+    return f"{PREFIX}:spend:{spend_tag(team_id)}:holds"
+
+
+def spend_warned(team_id: str, period: str, percent: int) -> str:
+    """Marks that the admins were told the workspace passed `percent`% of a period's limit."""
+    return f"{PREFIX}:spend:{spend_tag(team_id)}:{period}:warned:{percent}"
+
+
+# Settings changes are kept this long.
+AUDIT_TTL_SECONDS = 90 * 86400
+AUDIT_MAX_ENTRIES = 10_000  # a bound on the log's size, far above what 90 days normally hold
+
+
+def audit(team_id: str) -> str:
+    """Sorted set of a workspace's settings changes (JSON), scored by time (ms)."""
+    return f"{PREFIX}:audit:{team_id}"
+
+
+def question_rate(team_id: str, user_id: str) -> str:
+    """Sorted set of a person's recent questions (request key, scored by time in ms)."""
+    return f"{PREFIX}:rate:{{{team_id}:{user_id}}}"
+
+
+def rate_warned(team_id: str, user_id: str) -> str:
+    """Marks that a person was told to slow down, so the note comes once a minute at most."""
+    return f"{PREFIX}:rate:{{{team_id}:{user_id}}}:warned"
 
 
 def inline_media(team_id: str, sha256: str) -> str:

@@ -35,6 +35,7 @@ JSON_STRING_FIELDS = (
 CHUNK_TYPES = ("markdown_text", "plan_update", "task_update", "blocks")
 MARKDOWN_LIMIT, TEXT_LIMIT = 12_000, 40_000
 VIEW_TITLE_LIMIT, VIEW_BLOCKS_LIMIT, MESSAGE_BLOCKS_LIMIT = 24, 100, 50
+SECTION_TEXT_LIMIT, HEADER_TEXT_LIMIT, CONTEXT_ELEMENTS_LIMIT = 3000, 150, 10
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>
 <body><div id="page_contents"><h1>Sign in to Slack</h1>
@@ -182,6 +183,18 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
             text, fields = block.get("text"), block.get("fields")
             if not _text_of(text) and not (isinstance(fields, list) and fields):
                 raise _Fail("invalid_blocks")
+            if len(_text_of(text)) > SECTION_TEXT_LIMIT:
+                raise _Fail("invalid_blocks")
+        elif block["type"] == "header":
+            text = block.get("text")
+            if not isinstance(text, dict) or text.get("type") != "plain_text":
+                raise _Fail("invalid_blocks")
+            if not 0 < len(_text_of(text)) <= HEADER_TEXT_LIMIT:
+                raise _Fail("invalid_blocks")
+        elif block["type"] == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_ELEMENTS_LIMIT:
+                raise _Fail("invalid_blocks")
     if markdown > MARKDOWN_LIMIT:  # cumulative limit of markdown blocks in one payload
         raise _Fail("invalid_blocks")
     for select in _elements(blocks, "static_select"):
@@ -261,6 +274,7 @@ class FakeSlack:
         self.statuses: list[tuple[str, str, str]] = []
         self.uploaded_files: list[UploadedFile] = []
         self.views: list[Json] = []
+        self.home_views: dict[str, Json] = {}  # user id → the Home tab views.publish gave them
         self.ephemerals: list[Json] = []
         self.not_a_member: set[str] = set()  # channels the bot was never added to
         self.hook_posts: list[tuple[str, Json]] = []  # (path, JSON) posted to response URLs
@@ -366,6 +380,32 @@ class FakeSlack:
     def message(self, ts: str) -> PostedMessage:
         """The bot message with this ts."""
         return self._messages[ts]
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        admin: bool = False,
+        owner: bool = False,
+        primary_owner: bool = False,
+    ) -> Json:
+        """A workspace member as users.info describes them (roles: admin, owner)."""
+        profile = {"display_name": name, "real_name": name}
+        user: Json = {"id": user_id, "team_id": self.team_id, "name": name.lower()}
+        user.update(real_name=name, deleted=False, tz="UTC", is_bot=False, profile=profile)
+        user.update(is_admin=admin or owner or primary_owner, is_owner=owner or primary_owner)
+        user.update(is_primary_owner=primary_owner)
+        self.users[user_id] = user
+        return user
+
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the bot's DM with a user (what posting to the user's id posts into)."""
+        return f"D{user_id}"
+
+    def dms(self, user_id: str) -> list[str]:
+        """Texts of the bot's DMs to a user, oldest first."""
+        return [m.text for m in self.messages(self.dm_channel(user_id))]
 
     def reply_texts(self, channel: str, thread_ts: str) -> list[str]:
         """Rendered texts of the bot's replies in a thread."""
@@ -544,9 +584,10 @@ class FakeSlack:
         _need(args, "channel")
         text, blocks, md = self._content(args)
         thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
-        msg = self._add(
-            PostedMessage(self._next_ts(), str(args["channel"]), thread_ts, text, blocks)
-        )
+        channel = str(args["channel"])
+        if channel[:1] in ("U", "W"):  # a user id: Slack opens the bot's DM with them
+            channel = self.dm_channel(channel)
+        msg = self._add(PostedMessage(self._next_ts(), channel, thread_ts, text, blocks))
         msg.markdown = md
         return {"channel": msg.channel, "ts": msg.ts, "message": self._message_json(msg)}
 
@@ -853,7 +894,43 @@ class FakeSlack:
         profile = {"display_name": name, "real_name": name.title()}
         user: Json = {"id": uid, "team_id": self.team_id, "name": name, "real_name": name.title()}
         user.update(deleted=False, tz="UTC", is_bot=uid == self.bot_user_id, profile=profile)
+        user.update(is_admin=False, is_owner=False, is_primary_owner=False)
         return {"user": self.users.get(uid, user)}
+
+    def _m_views_publish(self, args: Json) -> Json:
+        """A Home tab: a `home` view of at most 100 blocks, published for one user."""
+        _need(args, "user_id")
+        view = args.get("view")
+        if not isinstance(view, dict):
+            raise _Fail("invalid_arguments", messages=["[ERROR] must be a JSON object"])
+        errors: list[str] = []
+        if view.get("type") != "home":
+            errors.append("[ERROR] must be 'home' [json-pointer:/view/type]")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list):
+            errors.append("[ERROR] must provide an array [json-pointer:/view/blocks]")
+        else:
+            try:
+                _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
+            except _Fail:
+                errors.append("[ERROR] invalid blocks [json-pointer:/view/blocks]")
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            errors.append(
+                "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+            )
+        if errors:
+            raise _Fail("invalid_arguments", messages=errors)
+        user_id = str(args["user_id"])
+        old = self.home_views.get(user_id)
+        if old and args.get("hash") and args["hash"] != old["hash"]:
+            raise _Fail("hash_conflict")
+        stored: Json = {"id": old["id"] if old else self._next_id("V"), "team_id": self.team_id}
+        stored.update(type="home", blocks=blocks, callback_id=view.get("callback_id", ""))
+        stored.update(private_metadata=str(view.get("private_metadata", "")))
+        stored.update(hash=f"{int(time.time())}.{secrets.token_hex(4)}", state={"values": {}})
+        stored.update(app_id=self.app_id, bot_id=self.bot_id)
+        self.home_views[user_id] = stored
+        return {"view": stored}
 
     def _m_bots_info(self, args: Json) -> Json:
         _need(args, "bot")
