@@ -17,19 +17,23 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.agent import AgentSurfaces
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
+from bot.feedback import Feedback
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
 from bot.slack.files import SlackFileFetcher
 from bot.store.channels import ChannelSettings
 from bot.store.connection import connect
+from bot.store.feedback import FeedbackCounts
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
 from bot.store.thread_order import ThreadOrder
 from bot.store.usage import UsageCounters
+from bot.store.viewing import ViewingStore
 from bot.templates import Templates
 from bot.workers import Workers
 from handlers import register_all
@@ -55,6 +59,8 @@ class Services:
     conversation: Conversation
     workers: Workers
     metrics: Metrics
+    agent: AgentSurfaces
+    feedback: Feedback
 
     async def close(self) -> None:
         """Release network resources (workers must be stopped first)."""
@@ -88,6 +94,7 @@ def build_services(
         timeout_seconds=settings.download_timeout_seconds,
     )
     metrics = Metrics()
+    agent = AgentSurfaces(slack, templates, ViewingStore(redis))
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -97,6 +104,7 @@ def build_services(
         templates=templates,
         options=PipelineOptions.from_settings(settings),
         metrics=metrics,
+        agent=agent,
     )
     workers = Workers(
         queue,
@@ -124,6 +132,8 @@ def build_services(
         conversation=conversation,
         workers=workers,
         metrics=metrics,
+        agent=agent,
+        feedback=Feedback(slack, FeedbackCounts(redis), templates, metrics),
     )
 
 

@@ -6,10 +6,12 @@ from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.agent import AgentSurfaces
 from bot.commands import VisionCommand
+from bot.feedback import Feedback
 from bot.intake import Intake
 from bot.templates import Templates
-from handlers import commands, events, interactions
+from handlers import agent, commands, events, feedback, interactions
 
 
 class Listened(Protocol):
@@ -30,9 +32,21 @@ class Listened(Protocol):
         """The loaded templates, for menus and modals."""
         ...
 
+    @property
+    def agent(self) -> AgentSurfaces:
+        """The agent messaging experience: Messages tab prompts, the viewed context."""
+        ...
+
+    @property
+    def feedback(self) -> Feedback:
+        """Counts the feedback buttons' clicks."""
+        ...
+
 
 def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
-    events.register(app, services.intake)
+    events.register(app, services.intake, services.agent)
     commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)
+    agent.register(app, services.agent)
+    feedback.register(app, services.feedback)
