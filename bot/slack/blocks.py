@@ -6,6 +6,12 @@ import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from slack_sdk.models.blocks import (
+    ContextActionsBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+)
+
 TEMPLATE_SELECT = "vision_template"  # action_id of the select under an answer
 SHORTCUT = "ask_claude"  # callback_id of the message shortcut
 MODAL = "ask_claude_modal"  # callback_id of the shortcut's modal
@@ -68,24 +74,19 @@ def template_select(templates: Iterable[Named], current: str) -> list[dict[str, 
 
 def feedback_buttons(template: str) -> list[dict[str, Any]]:
     """The thumbs up/down row under a finished answer; the values name verdict and template."""
-    return [
-        {
-            "type": "context_actions",
-            "elements": [
-                {
-                    "type": "feedback_buttons",
-                    "action_id": FEEDBACK,
-                    "positive_button": _feedback("👍", "positive", template, "This answer helped"),
-                    "negative_button": _feedback("👎", "negative", template, "This answer missed"),
-                }
-            ],
-        }
-    ]
+    # slack_sdk's models check Slack's limits (5 elements, 75-character texts, 2000 values).
+    buttons = FeedbackButtonsElement(
+        action_id=FEEDBACK,
+        positive_button=_feedback("👍", "positive", template, "This answer helped"),
+        negative_button=_feedback("👎", "negative", template, "This answer missed"),
+    )
+    return [ContextActionsBlock(elements=[buttons]).to_dict()]
 
 
-def _feedback(emoji: str, verdict: str, template: str, label: str) -> dict[str, Any]:
-    text = {"type": "plain_text", "text": emoji}
-    return {"text": text, "value": f"{verdict}:{template}", "accessibility_label": label}
+def _feedback(emoji: str, verdict: str, template: str, label: str) -> FeedbackButtonObject:
+    return FeedbackButtonObject(
+        text=emoji, value=f"{verdict}:{template}", accessibility_label=label
+    )
 
 
 def feedback_verdict(value: str) -> tuple[str, str] | None:
