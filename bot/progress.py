@@ -11,7 +11,8 @@ WRITING = "is writing…"
 def downloading(files: list[SlackFile]) -> str:
     """While the question's files come from Slack."""
     if len(files) == 1:
-        return f"is downloading {files[0].display_name}…"
+        # A shortcut's file comes with its id only: no name worth showing yet.
+        return f"is downloading {files[0].name or 'a file'}…"
     return f"is downloading {len(files)} files…"
 
 

@@ -99,3 +99,15 @@ async def test_a_slow_status_update_does_not_hold_the_answer_up(harness: Harness
     # Three later updates, each given up after a second: not 15 s of waiting.
     assert time.monotonic() - started < 8
     assert harness.slack.reply_texts(CHANNEL, msg["ts"])[0].startswith("I see 1 image(s)")
+
+
+async def test_a_shortcuts_file_known_by_id_only_is_not_named_by_its_id(harness: Harness) -> None:
+    from tests.test_interactions import open_shortcut, submit
+
+    shot = harness.slack.add_file("F1", "dash.png", samples.png())
+    message = {"type": "message", "user": "U0BOB", "ts": "1700000123.000100", "files": [shot]}
+    view = await open_shortcut(harness, message)
+    await submit(harness, view, "describe", "what is it?")
+    await harness.replies(message["ts"])
+
+    assert statuses(harness, message["ts"])[0] == "is downloading a file…"
