@@ -95,9 +95,9 @@ def build_request(
     # `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block. With
     # `citations`, PDFs ask for page citations (on every document: the API takes all or none).
     labels = itertools.count(1) if label_images else None
-    blocks = _Blocks(sources or {}, labels, citations)
+    how = _Blocks(sources or {}, labels, citations)
     messages = [
-        _message(turn, plan.left_out.get(i, set()), blocks) for i, turn in enumerate(plan.turns)
+        _message(turn, plan.left_out.get(i, set()), how) for i, turn in enumerate(plan.turns)
     ]
     request: dict[str, Any] = {
         "model": model,
