@@ -18,10 +18,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admins import Admins
+from bot.agent import AgentSurfaces
 from bot.budget import Budget, WorkspaceLimits
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
+from bot.feedback import Feedback
 from bot.gate import Gate
 from bot.home import HomeTab
 from bot.intake import Intake
@@ -34,11 +36,13 @@ from bot.slack.people import SlackPeople
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
 from bot.store.connection import connect
+from bot.store.feedback import FeedbackCounts
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
 from bot.store.rate import QuestionRate
 from bot.store.spend import SpendLedger
 from bot.store.thread_order import ThreadOrder
+from bot.store.viewing import ViewingStore
 from bot.templates import Templates
 from bot.workers import Workers
 from handlers import register_all
@@ -64,6 +68,8 @@ class Services:
     conversation: Conversation
     workers: Workers
     metrics: Metrics
+    agent: AgentSurfaces
+    feedback: Feedback
 
     async def close(self) -> None:
         """Release network resources (workers must be stopped first)."""
@@ -111,6 +117,7 @@ def build_services(
         notes=notes,
         metrics=metrics,
     )
+    agent = AgentSurfaces(slack, templates, ViewingStore(redis))
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -121,6 +128,7 @@ def build_services(
         options=PipelineOptions.from_settings(settings),
         metrics=metrics,
         budget=budget,
+        agent=agent,
     )
     workers = Workers(
         queue,
@@ -165,6 +173,8 @@ def build_services(
         conversation=conversation,
         workers=workers,
         metrics=metrics,
+        agent=agent,
+        feedback=Feedback(slack, FeedbackCounts(redis), templates, metrics),
     )
 
 

@@ -50,6 +50,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.feedback = Counter(
+            "vision_bot_feedback",
+            "Feedback buttons clicked under answers, by template and verdict (positive, negative)",
+            ["template", "verdict"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "vision_bot_turns_in_flight",
             "Turns this process is answering now",

@@ -7,17 +7,20 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import progress
+from bot.agent import AgentSurfaces
 from bot.budget import Budget, Spend
+from bot.claude.citations import sources_line
 from bot.claude.client import media_limits
 from bot.claude.errors import FileGone, MediaGone
 from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
-from bot.claude.stream import Usage, stream_answer
+from bot.claude.stream import Streamed, Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
@@ -27,8 +30,9 @@ from bot.media import prepare as media
 from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.prices import Tokens
+from bot.prompts import Pick, invitation
 from bot.slack.annotate import Annotator
-from bot.slack.blocks import template_select
+from bot.slack.blocks import feedback_buttons, template_select
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reply import ThreadReply, cannot_post
 from bot.slack.thread import read_earlier
@@ -79,6 +83,9 @@ class PipelineOptions:
     inline_budget: int = 24 * 1024 * 1024
     url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
     automatic_cache: bool = True  # top-level cache_control: the Claude API's own
+    # PDF page citations: on the Claude API and Vertex AI. Bedrock documents them for its
+    # Converse API only, not for the InvokeModel body the SDK sends.
+    citations: bool = True
     lock_seconds: float = 60.0
     order_wait_seconds: float = 120.0
 
@@ -92,6 +99,7 @@ class PipelineOptions:
             media=media_limits(settings),
             url_sources=direct,
             automatic_cache=direct,
+            citations=settings.claude_platform != "bedrock",
             lock_seconds=settings.turn_claim_timeout_seconds,
             order_wait_seconds=settings.turn_claim_timeout_seconds * 2,
         )
@@ -131,8 +139,10 @@ class Conversation:
         options: PipelineOptions,
         metrics: Metrics,
         budget: Budget,
+        agent: AgentSurfaces,
     ) -> None:
         self.slack = slack
+        self.agent = agent
         self.claude = claude
         self.transport = transport
         self.history = stores.history
@@ -254,12 +264,20 @@ class Conversation:
 
     async def _answer(self, job: Job, reply: ThreadReply, spend: Spend) -> str:
         """Answer the job's question in its thread; the turn's outcome."""
-        await reply.show_progress()
+        await reply.show_progress(
+            progress.downloading(job.files) if job.files else progress.THINKING
+        )
         history = await self.history.turns(job.thread)
+        job, pick = self.agent.picked(job)
         template = await self._template(job)
-        new = await self._new_material(job, history)
+        new, viewed = await self._material(job, history)
+        if pick and not new.files and not any(t.files for t in history):
+            return await self._invite(job, reply, pick)
         context, problem = new.context, new.problem
+        if new.files:
+            await reply.progress(progress.downloading(new.files))
         prepared = await self.materials.prepare_all(job.team_id, new.files)
+        prepared.notes.extend(viewed)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
             # The question is most likely about an image up-thread that the bot can't see.
@@ -306,7 +324,32 @@ class Conversation:
             spend=spend,
             blocks=select,
         )
+        files = ", ".join(f.display_name for f in job.files)
+        await self._title(job, job.text or files or template.question)
         return "answered"
+
+    async def _material(self, job: Job, history: list[Turn]) -> tuple[NewMaterial, list[str]]:
+        """What the question brings, with the viewed channel's image it asks for; its note."""
+        new = await self._new_material(job, history)
+        seen = bool(new.files) or any(t.files for t in history)
+        viewed = await self.agent.viewing.requested(job, thread_has_files=seen)
+        if viewed is None:
+            return new, []
+        context = viewed.context + new.context
+        with_image = replace(new, files=[*new.files, viewed.file], context=context)
+        return with_image, [viewed.note]
+
+    async def _invite(self, job: Job, reply: ThreadReply, pick: Pick) -> str:
+        """A suggested prompt picked with nothing to look at yet: ask for the file, not Claude."""
+        await reply.post(invitation(pick.template))
+        await self.history.mark_answered(job.thread, job.request_key)
+        await self._title(job, pick.question)
+        return "answered"
+
+    async def _title(self, job: Job, text: str) -> None:
+        """Name a DM thread after its first question (Slack lists them by title)."""
+        if job.is_dm and job.thread_ts == job.message_ts:
+            await self.agent.titles.name(job.team_id, job.channel_id, job.thread_ts, text)
 
     async def _redo(self, job: Job, reply: ThreadReply, spend: Spend) -> None:
         """Answer the thread's last question again, with the newly chosen template."""
@@ -343,7 +386,8 @@ class Conversation:
         blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Stream Claude's answer to `question` into the thread, then `save` the answer turn."""
-        text, usage, sent = await self._ask(job, history, question, template, reply, notes)
+        answer, sent = await self._ask(job, history, question, template, reply, notes)
+        text = answer.text
         if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
@@ -361,6 +405,11 @@ class Conversation:
                 f"I left out {located.dropped} region(s) that were malformed or off-image."
             )
         footer = " · ".join([f"_Template: {template.name}_", *(f"_{n}_" for n in notes)])
+        documents = [ref.name for ref in sent.sent_files() if ref.kind == "document"]
+        if sources := sources_line(answer.pages, documents):
+            footer = f"{sources}\n\n{footer}"  # the text itself stays what is saved
+        # Feedback buttons under every answer, below the template menu of a first one.
+        blocks = [*(blocks or []), *feedback_buttons(template.name)]
         await reply.finish(footer=footer, blocks=blocks)
         # Saved before the extras: once the answer is in the thread, a shutdown or a failed
         # drawing must not leave it unsaved (another process would answer it all again).
@@ -370,7 +419,7 @@ class Conversation:
             if problems:
                 await reply.post("\n".join(problems))
         try:
-            await self._count(job, usage, template, spend)
+            await self._count(job, answer.usage, template, spend)
         except Exception:
             # Usage counters are bookkeeping: the answer still goes into the history.
             logger.exception("counting usage failed: %s", job.ids)
@@ -420,8 +469,8 @@ class Conversation:
         template: Template,
         reply: ThreadReply,
         notes: list[str],
-    ) -> tuple[str, Usage, Plan]:
-        """Claude's answer, its usage, and what the request carried."""
+    ) -> tuple[Streamed, Plan]:
+        """Claude's answer (text, usage, citations) and what the request carried."""
         try:
             return await self._stream(job, plan(history, question, self._budget), template, reply)
         except (FileGone, MediaGone):
@@ -448,7 +497,7 @@ class Conversation:
 
     async def _stream(
         self, job: Job, sent: Plan, template: Template, reply: ThreadReply
-    ) -> tuple[str, Usage, Plan]:
+    ) -> tuple[Streamed, Plan]:
         locating = template.name == "locate"
         request = build_request(
             model=self.options.model,
@@ -458,14 +507,19 @@ class Conversation:
             sources=await self.transport.sources(job.team_id, sent.sent_files()),
             label_images=locating,
             automatic_cache=self.options.automatic_cache,
+            citations=self.options.citations,
         )
+        await reply.progress(progress.reading(sent.sent_files()))
+
+        async def writing() -> None:
+            await reply.progress(progress.WRITING)
+
         if not locating:
-            text, usage = await stream_answer(self.claude, request, reply.append)
-            return text, usage, sent
+            return await stream_answer(self.claude, request, reply.append, on_start=writing), sent
         shown = locate.HideBoxes(reply.append)
-        text, usage = await stream_answer(self.claude, request, shown)
+        answer = await stream_answer(self.claude, request, shown, on_start=writing)
         await shown.flush()
-        return text, usage, sent
+        return answer, sent
 
     async def _count(self, job: Job, usage: Usage, template: Template, spend: Spend) -> None:
         logger.info(

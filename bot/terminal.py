@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.claude.citations import sources_line
 from bot.claude.client import claude_client, transport
 from bot.claude.request import build_request, plan
 from bot.claude.stream import stream_answer
@@ -62,14 +63,18 @@ async def ask(
             template_prompt=template.prompt,
             sources=await store.sources(TERMINAL_WORKSPACE, sent.sent_files()),
             automatic_cache=options.automatic_cache,
+            citations=options.citations,
         )
 
         async def write(text: str) -> None:
             out.write(text)
             out.flush()
 
-        await stream_answer(claude, request, write)
+        answer = await stream_answer(claude, request, write)
         out.write("\n")
+        documents = [ref.name for ref in sent.sent_files() if ref.kind == "document"]
+        if sources := sources_line(answer.pages, documents):
+            out.write(f"{sources}\n")
         for note in [f"Template: {template.name}", *notes]:
             print(f"— {note}", file=err)
         return 0

@@ -6,11 +6,13 @@ from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.agent import AgentSurfaces
 from bot.commands import VisionCommand
+from bot.feedback import Feedback
 from bot.home import HomeTab
 from bot.intake import Intake
 from bot.templates import Templates
-from handlers import commands, events, home, interactions
+from handlers import agent, commands, events, feedback, home, interactions
 
 
 class Listened(Protocol):
@@ -36,10 +38,22 @@ class Listened(Protocol):
         """Draws the app's Home tab."""
         ...
 
+    @property
+    def agent(self) -> AgentSurfaces:
+        """The agent messaging experience: Messages tab prompts, the viewed context."""
+        ...
+
+    @property
+    def feedback(self) -> Feedback:
+        """Counts the feedback buttons' clicks."""
+        ...
+
 
 def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
-    events.register(app, services.intake)
+    events.register(app, services.intake, services.agent)
     commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)
-    home.register(app, services.home)
+    home.register(app, services.home, services.agent)
+    agent.register(app, services.agent)
+    feedback.register(app, services.feedback)

@@ -8,20 +8,24 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.agent import AgentSurfaces
 from bot.home import HomeTab
 from handlers.identity import identity
 
 OnTab = Callable[[dict[str, Any], AsyncBoltContext], Awaitable[None]]
 
 
-def register(app: AsyncApp, home: HomeTab) -> None:
-    """Publish the Home tab when someone opens it; the Messages tab needs nothing yet."""
+def register(app: AsyncApp, home: HomeTab, agent: AgentSurfaces) -> None:
+    """Publish the Home tab when someone opens it; offer suggested prompts on the Messages tab."""
 
     async def on_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
         await home.publish(identity(context).team_id, event["user"])
 
     async def on_messages(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        return None  # the DM with the bot: every message there is answered as it comes
+        if event.get("channel") and event.get("user"):
+            await agent.messages_tab_opened(
+                identity(context).team_id, event["user"], event["channel"], event.get("context")
+            )
 
     tabs: dict[str, OnTab] = {"home": on_home, "messages": on_messages}
 
@@ -32,5 +36,5 @@ def register(app: AsyncApp, home: HomeTab) -> None:
         if (on_tab := tabs.get(str(event.get("tab")))) is not None:
             await on_tab(event, context)
 
-    # Lazily: users.info and views.publish don't hold up Slack's acknowledgement.
+    # Lazily: users.info, views.publish and setSuggestedPrompts don't hold up Slack's ack.
     app.event("app_home_opened")(ack=acknowledge, lazy=[on_app_home_opened])

@@ -25,10 +25,15 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         await ack()
         container, message = body.get("container", {}), body.get("message", {})
         message_ts = container.get("message_ts") or message.get("ts", "")
+        # The menu a thumbs-down offers is ephemeral: its block names the thread instead.
+        offered = blocks.offered_thread(body["actions"][0].get("block_id"))
+        thread_ts = container.get("thread_ts") or message.get("thread_ts") or offered
+        if container.get("is_ephemeral") and thread_ts:
+            message_ts = thread_ts  # an ephemeral message takes no reactions: the thread's does
         await intake.offer_redo(
             identity(context),
             channel_id=container.get("channel_id") or body["channel"]["id"],
-            thread_ts=container.get("thread_ts") or message.get("thread_ts") or message_ts,
+            thread_ts=thread_ts or message_ts,
             message_ts=message_ts,
             user_id=body["user"]["id"],
             template=body["actions"][0]["selected_option"]["value"],

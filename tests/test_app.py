@@ -216,6 +216,18 @@ def test_the_manifest_enables_interactivity_and_the_scopes_the_app_uses(manifest
     assert settings["socket_mode_enabled"] is (manifest == "manifest.socket.yml")
 
 
+@pytest.mark.parametrize("manifest", ["manifest.yml", "manifest.socket.yml"])
+def test_the_manifest_turns_on_the_agent_messaging_experience(manifest: str) -> None:
+    data = yaml.safe_load((ROOT / "deploy" / manifest).read_text())
+    features = data["features"]
+    assert features["agent_view"]["agent_description"].strip()
+    assert "assistant_view" not in features  # the legacy experience, being deprecated
+    assert features["app_home"]["messages_tab_enabled"] is True
+    assert "assistant:write" in data["oauth_config"]["scopes"]["bot"]
+    events = set(data["settings"]["event_subscriptions"]["bot_events"])
+    assert events >= {"app_home_opened", "app_context_changed", "message.im"}
+
+
 async def test_a_token_slack_refuses_stops_startup_with_one_line(
     slack: FakeSlack, tmp_path: Path
 ) -> None:

@@ -167,7 +167,12 @@ async def test_a_pdf_goes_as_a_document_uploaded_once(harness: Harness) -> None:
 
     (upload,) = harness.claude.uploads
     assert upload.media_type == "application/pdf"
-    document = {"type": "document", "source": {"type": "file", "file_id": upload.file_id}}
+    document = {
+        "type": "document",
+        "source": {"type": "file", "file_id": upload.file_id},
+        "title": "report.pdf",  # comes back in each page citation
+        "citations": {"enabled": True},
+    }
     assert harness.claude.requests[-1]["messages"][0]["content"][0] == document
 
 

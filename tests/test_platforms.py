@@ -70,6 +70,7 @@ def test_the_claude_api_uses_the_files_api_by_default() -> None:
     assert type(client) is AsyncAnthropic
     assert isinstance(transport(s, client, connect(None, quiet=True)), ClaudeFiles)
     assert media_limits(s).image_bytes == DIRECT_API_IMAGE_BYTES
+    assert PipelineOptions.from_settings(s).citations
 
 
 def test_base64_can_be_chosen_on_the_claude_api() -> None:
@@ -86,6 +87,7 @@ def test_bedrock_uses_its_client_base64_and_its_smaller_image_limit(aws: None) -
     assert media_limits(s).image_bytes == CLOUD_IMAGE_BYTES
     options = PipelineOptions.from_settings(s)
     assert not options.url_sources and not options.automatic_cache
+    assert not options.citations  # documented for Bedrock's Converse API only, not InvokeModel
 
 
 def test_vertex_uses_its_client_and_base64(gcp: None) -> None:
@@ -100,6 +102,7 @@ def test_vertex_uses_its_client_and_base64(gcp: None) -> None:
     assert isinstance(client, AsyncAnthropicVertex)
     assert (client.project_id, client.region) == ("proj", "europe-west1")
     assert s.transport == "base64"
+    assert PipelineOptions.from_settings(s).citations  # citations launched on Vertex AI too
 
 
 @pytest.mark.parametrize(

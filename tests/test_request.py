@@ -64,3 +64,18 @@ def test_bedrock_and_vertex_get_a_block_cache_breakpoint_instead_of_the_top_leve
     assert "cache_control" not in cloud
     marked = [b for m in cloud["messages"] for b in m["content"] if "cache_control" in b]
     assert marked == [{"type": "text", "text": "next?", "cache_control": {"type": "ephemeral"}}]
+
+
+def test_pdfs_ask_for_citations_only_where_the_platform_gives_them() -> None:
+    report = screenshot_ref().model_copy(
+        update={"kind": "document", "name": "q3.pdf", "media_type": "application/pdf", "pages": 3}
+    )
+    sent = plan([], Turn(role="user", text="summary?", files=[report, screenshot_ref()]))
+
+    cited = build_request(model="m", max_tokens=100, plan=sent)
+    plain = build_request(model="m", max_tokens=100, plan=sent, citations=False)
+
+    document, image = cited["messages"][0]["content"][:2]
+    assert document["citations"] == {"enabled": True} and document["title"] == "q3.pdf"
+    assert "citations" not in image  # images can't be cited
+    assert all("citations" not in b for b in plain["messages"][0]["content"])

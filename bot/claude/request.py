@@ -19,6 +19,7 @@ MAX_IMAGES = 20
 MAX_MESSAGES = 40
 TRIM_STEP = 10  # even, so user and assistant keep alternating
 DEFAULT_QUESTION = "Describe this and point out anything notable."
+DOCUMENT_TITLE_LIMIT = 255
 SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. People share screenshots, photos, "
     "charts and PDFs in a thread and ask about them. Answer concisely in Markdown that "
@@ -85,16 +86,18 @@ def build_request(
     sources: Mapping[str, dict[str, Any]] | None = None,
     label_images: bool = False,
     automatic_cache: bool = True,
+    citations: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for `messages.stream`: the planned conversation with its media."""
     # `sources` maps a file's SHA-256 to its `source` block when files travel inline
     # (base64); without it, files are referenced by Files API id. `label_images` puts
     # "Image N:" before each image, numbered as `Plan.sent_images` numbers them. Without
-    # `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block.
+    # `automatic_cache` (Bedrock, Vertex) the cache breakpoint goes on the last block. With
+    # `citations`, PDFs ask for page citations (on every document: the API takes all or none).
     labels = itertools.count(1) if label_images else None
+    how = _Blocks(sources or {}, labels, citations)
     messages = [
-        _message(turn, plan.left_out.get(i, set()), sources or {}, labels)
-        for i, turn in enumerate(plan.turns)
+        _message(turn, plan.left_out.get(i, set()), how) for i, turn in enumerate(plan.turns)
     ]
     request: dict[str, Any] = {
         "model": model,
@@ -136,12 +139,16 @@ def _base64_size(size: int) -> int:
     return 4 * -(-size // 3)
 
 
-def _message(
-    turn: Turn,
-    left_out: set[int],
-    sources: Mapping[str, dict[str, Any]],
-    labels: Iterator[int] | None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Blocks:
+    """How files become content blocks in this request."""
+
+    sources: Mapping[str, dict[str, Any]]
+    labels: Iterator[int] | None
+    citations: bool
+
+
+def _message(turn: Turn, left_out: set[int], how: _Blocks) -> dict[str, Any]:
     if turn.role == "assistant":
         return {"role": "assistant", "content": [{"type": "text", "text": turn.text or "…"}]}
     # Images before the text that asks about them, as Anthropic's vision guide advises.
@@ -149,9 +156,9 @@ def _message(
     for i, ref in enumerate(turn.files):
         if i in left_out:
             continue
-        if labels is not None and ref.kind == "image":
-            blocks.append({"type": "text", "text": f"Image {next(labels)}:"})
-        blocks.append(_file_block(ref, sources))
+        if how.labels is not None and ref.kind == "image":
+            blocks.append({"type": "text", "text": f"Image {next(how.labels)}:"})
+        blocks.append(_file_block(ref, how.sources, cited=how.citations))
     dropped = [ref.name for i, ref in enumerate(turn.files) if i in left_out]
     if dropped:
         blocks.append({"type": "text", "text": _left_out_note(dropped)})
@@ -166,12 +173,19 @@ def _left_out_note(names: list[str]) -> str:
     )
 
 
-def _file_block(ref: FileRef, sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def _file_block(
+    ref: FileRef, sources: Mapping[str, dict[str, Any]], *, cited: bool = False
+) -> dict[str, Any]:
     if ref.url:
         # A public link: Claude fetches it; the bot never does (no SSRF through the bot).
         return {"type": "image", "source": {"type": "url", "url": ref.url}}
     source = sources.get(ref.sha256) or {"type": "file", "file_id": ref.claude_file_id}
-    return {"type": ref.kind, "source": source}
+    block: dict[str, Any] = {"type": ref.kind, "source": source}
+    if cited and ref.kind == "document":
+        # The title comes back in each citation; Claude cites text, by page, never images.
+        block["title"] = ref.name[:DOCUMENT_TITLE_LIMIT] or "document.pdf"
+        block["citations"] = {"enabled": True}
+    return block
 
 
 def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

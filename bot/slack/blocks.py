@@ -1,4 +1,4 @@
-"""Block Kit for choosing a template: the select under an answer and the shortcut's modal."""
+"""Block Kit under answers (template select, feedback buttons) and the shortcut's modal."""
 
 from __future__ import annotations
 
@@ -6,12 +6,24 @@ import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from slack_sdk.models.blocks import (
+    ContextActionsBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+)
+
 TEMPLATE_SELECT = "vision_template"  # action_id of the select under an answer
 SHORTCUT = "ask_claude"  # callback_id of the message shortcut
 MODAL = "ask_claude_modal"  # callback_id of the shortcut's modal
 MODAL_TEMPLATE_BLOCK, MODAL_TEMPLATE_ACTION = "template", "choice"
 MODAL_QUESTION_BLOCK, MODAL_QUESTION_ACTION = "question", "text"
 PRIVATE_METADATA_LIMIT = 3000  # characters Slack keeps of a view's private_metadata
+FEEDBACK = "vision_feedback"  # action_id of the feedback buttons under an answer
+# block_id prefix of the template select a thumbs-down offers privately: an ephemeral
+# message's block_actions carry no `message`, so the block names the thread to answer in.
+REDO_OFFER = "vision_redo"
+VERDICTS = ("positive", "negative")
+REDO_OFFER_TEXT = "Sorry that missed. Want me to answer again with another template?"
 
 
 class Named(Protocol):
@@ -58,6 +70,51 @@ def template_select(templates: Iterable[Named], current: str) -> list[dict[str, 
             "elements": [_select(templates, current, TEMPLATE_SELECT)],
         },
     ]
+
+
+def feedback_buttons(template: str) -> list[dict[str, Any]]:
+    """The thumbs up/down row under a finished answer; the values name verdict and template."""
+    # slack_sdk's models check Slack's limits (5 elements, 75-character texts, 2000 values).
+    buttons = FeedbackButtonsElement(
+        action_id=FEEDBACK,
+        positive_button=_feedback("👍", "positive", template, "This answer helped"),
+        negative_button=_feedback("👎", "negative", template, "This answer missed"),
+    )
+    return [ContextActionsBlock(elements=[buttons]).to_dict()]
+
+
+def _feedback(emoji: str, verdict: str, template: str, label: str) -> FeedbackButtonObject:
+    return FeedbackButtonObject(
+        text=emoji, value=f"{verdict}:{template}", accessibility_label=label
+    )
+
+
+def feedback_verdict(value: str) -> tuple[str, str] | None:
+    """(verdict, template) from a feedback button's value; None if it is not one of ours."""
+    verdict, _, template = value.partition(":")
+    return (verdict, template) if verdict in VERDICTS and template else None
+
+
+def redo_offer(templates: Iterable[Named], current: str, thread_ts: str) -> list[dict[str, Any]]:
+    """What a thumbs-down gets, privately: the other templates, to answer again with one."""
+    others = [t for t in templates if t.name != current]
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": REDO_OFFER_TEXT},
+        },
+        {
+            "type": "actions",
+            "block_id": f"{REDO_OFFER}:{thread_ts}",
+            "elements": [_select(others, "", TEMPLATE_SELECT)],
+        },
+    ]
+
+
+def offered_thread(block_id: str | None) -> str | None:
+    """The thread a redo offer's select answers in (see redo_offer), else None."""
+    prefix, _, thread_ts = (block_id or "").partition(":")
+    return thread_ts if prefix == REDO_OFFER and thread_ts else None
 
 
 def shortcut_modal(

@@ -21,7 +21,10 @@ STREAM_INTERVAL = 1.0
 RATE_LIMIT_BACKOFF = 5.0
 FINAL_TRIES = 3  # the end of an answer waits out this many 429s before giving up
 UPDATE_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min)
-PROGRESS_STATUS = "is looking at your image…"
+PROGRESS_STATUS = "is thinking…"
+# A later status update is a courtesy: it never holds the answer up longer than this (the
+# client would otherwise wait out a 429's Retry-After before retrying).
+PROGRESS_TIMEOUT = 1.0
 # assistant.threads.setStatus errors that mean this workspace won't take it at all: a token
 # or scope without the assistant feature, a Slack without the method, or a thread that is
 # not an assistant thread (invalid_arguments).
@@ -84,18 +87,17 @@ class ThreadReply:
         self._buffer = ""  # Claude's words not yet placed in a message
         self._last_sync = 0.0
         self._reacted = False
+        self._status: str | None = None  # what the thread's status line says, if it took one
         self.posted: list[str] = []  # ts of every message of this answer
         self.first_words_at: float | None = None  # when Claude's first words arrived
         # Workspaces where assistant.threads.setStatus was refused, shared across replies.
         self._no_status = no_status if no_status is not None else set()
 
-    async def show_progress(self) -> None:
-        """Tell the thread at once that the bot is on it."""
+    async def show_progress(self, status: str = PROGRESS_STATUS) -> None:
+        """Tell the thread at once that the bot is on it (`status`: what it does first)."""
         if self.team_id not in self._no_status:
             try:
-                await self.slack.assistant_threads_setStatus(
-                    channel_id=self.channel, thread_ts=self.thread_ts, status=PROGRESS_STATUS
-                )
+                await self._set_status(status)
                 return
             except SlackApiError as exc:
                 error = exc.response.get("error")
@@ -111,6 +113,30 @@ class ThreadReply:
             self._reacted = True
         except SlackApiError as exc:
             logger.debug("reactions.add refused: %s", exc.response.get("error"))
+
+    async def progress(self, status: str) -> None:
+        """Move the status line on to what the bot does now, where the thread shows one."""
+        # Where the status was refused (the :eyes: fallback), nothing more is tried this turn.
+        if self._status is None or status == self._status:
+            return
+        try:
+            async with asyncio.timeout(PROGRESS_TIMEOUT):
+                await self._set_status(status)
+        except SlackApiError as exc:
+            logger.info("setStatus update refused: %s", exc.response.get("error"))
+        except TimeoutError:
+            logger.info("setStatus update timed out; going on without it")
+
+    async def _set_status(self, status: str) -> None:
+        # loading_messages is what clients that rotate them show instead: the same words.
+        loading = status.removeprefix("is ")
+        await self.slack.assistant_threads_setStatus(
+            channel_id=self.channel,
+            thread_ts=self.thread_ts,
+            status=status,
+            loading_messages=[loading[:1].upper() + loading[1:]],
+        )
+        self._status = status
 
     async def append(self, text: str) -> None:
         """Add Claude's next words; the first ones go out at once, later ones in batches."""

@@ -86,6 +86,13 @@ class ThreadHistory:
                 pipe.expire(key, self.ttl)
                 await pipe.execute()
 
+    async def mark_answered(self, thread: ThreadRef, key: str) -> None:
+        """Note a request as handled without an exchange to keep (the thread stays as read)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.meta(thread), mapping={"seeded": 1, f"answered:{key}": 1})
+            pipe.expire(keys.meta(thread), self.ttl)
+            await pipe.execute()
+
     async def is_engaged(self, thread: ThreadRef) -> bool:
         """Whether the bot has answered in this thread."""
         return bool(await self.redis.hexists(keys.meta(thread), "engaged"))

@@ -150,3 +150,27 @@ def rate_warned(team_id: str, user_id: str) -> str:
 def inline_media(team_id: str, sha256: str) -> str:
     """Prepared bytes (base64) kept for the base64 transport, so follow-ups never re-download."""
     return f"{PREFIX}:media:{{{team_id}:{sha256}}}"
+
+
+# What a person is looking at in Slack (from the agent messaging experience's app context):
+# fresh while they move around, so a stale one soon stops counting.
+VIEWING_TTL_SECONDS = 2 * 3600
+
+
+def viewing(team_id: str, user_id: str) -> str:
+    """The channel a person was last seen viewing, as app_context_changed reported it."""
+    return f"{PREFIX}:viewing:{team_id}:{user_id}"
+
+
+# Feedback counters outlive the 30 days the admin views report on, like usage.
+FEEDBACK_TTL_SECONDS = 32 * 86400
+
+
+def feedback(team_id: str, day: str) -> str:
+    """Hash of one workspace's feedback for one UTC day, fields `{template}:{verdict}`."""
+    return f"{PREFIX}:feedback:{team_id}:{day}"
+
+
+def feedback_vote(team_id: str, channel_id: str, message_ts: str, user_id: str) -> str:
+    """One person's verdict on one answer (`{verdict}|{day}`), so a vote counts once."""
+    return f"{PREFIX}:feedback:{team_id}:vote:{channel_id}:{message_ts}:{user_id}"

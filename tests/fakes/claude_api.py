@@ -20,6 +20,8 @@ from aiohttp import BodyPartReader, web
 from PIL import Image
 from pypdf import PdfReader
 
+from tests.fakes import claude_citations as citations
+
 Json = dict[str, Any]
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 REMOVED_FIELDS = ("temperature", "top_p", "top_k")
@@ -87,6 +89,7 @@ class _Scan:
     documents: int = 0
     pdf_pages: int = 0
     dims: list[tuple[str, int, int]] = field(default_factory=list)
+    docs: list[citations.Document] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -120,6 +123,9 @@ class FakeClaude:
         self.unreachable_urls: set[str] = set()  # url sources Claude can't download
         self.enforce_max_tokens = False  # True: cut replies at max_tokens (4 chars a token)
         self.strict_alternation = True  # the real API merges consecutive same-role turns
+        # Pages cited when documents ask for citations: (document_index, start, end
+        # exclusive); None cites each citable document's first page with text.
+        self.cite: list[tuple[int, int, int]] | None = None
         self._files: dict[str, _Stored] = {}
         self._cache: set[tuple[str, ...]] = set()
         self._failures: dict[str, list[ApiError]] = {"messages": [], "files": []}
@@ -382,6 +388,7 @@ class FakeClaude:
             )
         if scan.pdf_pages > 100:
             raise _bad("A maximum of 100 PDF pages may be provided.")
+        citations.check_all_or_none(scan.docs, _bad)
         limit = 2000 if scan.images > 20 else 8000
         if over := [p for p, w, h in scan.dims if max(w, h) > limit]:
             what = "for many-image requests" if scan.images > 20 else ""
@@ -406,6 +413,11 @@ class FakeClaude:
             raise _bad(f"{path}.cache_control.type: Input should be 'ephemeral'")
         if btype == "text" and (not isinstance(block.get("text"), str) or not block["text"]):
             raise _bad("messages: text content blocks must be non-empty")
+        if btype == "document":
+            src = block.get("source") if isinstance(block.get("source"), dict) else {}
+            doc = citations.Document(scan.documents, citations.check_fields(block, path, _bad))
+            doc.title, doc.file_id = block.get("title"), src.get("file_id")
+            scan.docs.append(doc)
         if btype in ("image", "document"):
             self._check_source(block, btype, path, scan)
         if btype == "tool_result" and isinstance(block.get("content"), list):
@@ -457,6 +469,7 @@ class FakeClaude:
                 )
             if media_type == "application/pdf":
                 scan.pdf_pages += len(PdfReader(io.BytesIO(data)).pages)
+                scan.docs[-1].pages = citations.page_texts(data)
             return
         if sniff_image(data) is None or (size := _decoded_size(data)) is None:
             raise _bad("Could not process image")
@@ -534,14 +547,16 @@ class FakeClaude:
             text, stop = text[: body["max_tokens"] * 4], "max_tokens"
         usage = {**self._usage(body), "output_tokens": max(1, math.ceil(len(text) / 4))}
         message: Json = {"id": _rand_id("msg_01"), "type": "message", "role": "assistant"}
-        message.update(model=body["model"], content=[{"type": "text", "text": text}])
+        message.update(
+            model=body["model"], content=citations.cited_blocks(text, scan.docs, self.cite)
+        )
         message.update(stop_reason=stop, stop_sequence=None, usage=usage)
         if body.get("stream"):
-            return await self._stream(request, message, text)
+            return await self._stream(request, message)
         self.responses.append(message)
         return web.json_response(message)
 
-    async def _stream(self, request: web.Request, message: Json, text: str) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, message: Json) -> web.StreamResponse:
         rid = _rand_id("req_011", 21)
         headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
         resp = web.StreamResponse(headers={**headers, "request-id": rid})
@@ -552,9 +567,8 @@ class FakeClaude:
                 f"event: {event}\ndata: {json.dumps({'type': event, **data})}\n\n".encode()
             )
 
-        usage, size = message["usage"], max(1, self.chunk_size)
-        fail = self._mid_stream.pop(0) if self._mid_stream else None
-        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        usage, fail = message["usage"], self._mid_stream.pop(0) if self._mid_stream else None
+        deltas = 0  # text deltas sent, for fail_mid_stream
         with contextlib.suppress(ConnectionResetError):  # the client went away mid-stream
             start = {
                 **message,
@@ -563,26 +577,38 @@ class FakeClaude:
                 "usage": {**usage, "output_tokens": 1},
             }
             await send("message_start", {"message": start})
-            await send(
-                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
-            )
-            await send("ping", {})
-            for piece in pieces[: fail[2]] if fail else pieces:
-                await send(
-                    "content_block_delta",
-                    {"index": 0, "delta": {"type": "text_delta", "text": piece}},
-                )
-                if self.chunk_delay:
-                    await asyncio.sleep(self.chunk_delay)
-            if fail is not None:
-                await send(
-                    "error", {"error": {"type": fail[0], "message": fail[1]}, "request_id": rid}
-                )
-                return resp
-            await send("content_block_stop", {"index": 0})
+            for index, block in enumerate(message["content"]):
+                opening: Json = {"type": "text", "text": ""}
+                if "citations" in block:
+                    opening["citations"] = []
+                await send("content_block_start", {"index": index, "content_block": opening})
+                if index == 0:
+                    await send("ping", {})
+                for citation in block.get("citations", []):
+                    delta = {"type": "citations_delta", "citation": citation}
+                    await send("content_block_delta", {"index": index, "delta": delta})
+                for piece in self._pieces(block["text"]):
+                    if fail is not None and deltas == fail[2]:
+                        error = {"type": fail[0], "message": fail[1]}
+                        await send("error", {"error": error, "request_id": rid})
+                        return resp
+                    delta = {"type": "text_delta", "text": piece}
+                    await send("content_block_delta", {"index": index, "delta": delta})
+                    deltas += 1
+                    if self.chunk_delay:
+                        await asyncio.sleep(self.chunk_delay)
+                if fail is not None and index == len(message["content"]) - 1:
+                    error = {"type": fail[0], "message": fail[1]}
+                    await send("error", {"error": error, "request_id": rid})
+                    return resp
+                await send("content_block_stop", {"index": index})
             delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
             await send("message_delta", {"delta": delta, "usage": usage})
             await send("message_stop", {})
             await resp.write_eof()
             self.responses.append(message)
         return resp
+
+    def _pieces(self, text: str) -> list[str]:
+        size = max(1, self.chunk_size)
+        return [text[i : i + size] for i in range(0, len(text), size)]

@@ -15,11 +15,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from PIL import Image
+
+from tests.fakes.slack_agent import AgentSurfaces, feedback_blocks_ok
 
 Json = dict[str, Any]
 FILE_HOSTS = {"primary": "127.0.0.1", "origin": "127.0.0.2", "evil": "127.0.0.3"}
@@ -54,6 +56,7 @@ MEMBER_METHODS = {
     "reactions.add",
     "reactions.remove",
     "assistant.threads.setStatus",
+    "conversations.history",
 }
 ENVELOPE_TYPES = ("events_api", "slash_commands", "interactive")
 SOCKET_HOST = "applink-fake-0"  # debug_info.host of hello/disconnect messages
@@ -197,6 +200,8 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
                 raise _Fail("invalid_blocks")
     if markdown > MARKDOWN_LIMIT:  # cumulative limit of markdown blocks in one payload
         raise _Fail("invalid_blocks")
+    if not feedback_blocks_ok(blocks):
+        raise _Fail("invalid_blocks")
     for select in _elements(blocks, "static_select"):
         options = select.get("options")
         if not isinstance(options, list) or not 0 < len(options) <= 100:
@@ -237,7 +242,7 @@ async def _poll(check: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-class FakeSlack:
+class FakeSlack(AgentSurfaces):
     """Fake Slack: Web API at /api/{method}, private file hosts on three addresses and a
     Socket Mode WebSocket server (URLs from apps.connections.open, app-level token)."""
 
@@ -299,6 +304,7 @@ class FakeSlack:
         self._tickets: set[str] = set()  # unused apps.connections.open URLs
         self._acks: dict[str, Json] = {}  # first ack per envelope_id
         self._socket_closing = False
+        self._init_agent()
 
     async def start(self) -> None:
         """Bind the Web API and the three file hosts to free loopback ports."""
@@ -686,12 +692,22 @@ class FakeSlack:
         _need(args, "channel_id", "thread_ts")
         if not isinstance(args.get("status"), str):
             raise _Fail("invalid_arguments")
+        if not self.loading_messages_ok(args.get("loading_messages")):
+            raise _Fail("invalid_arguments")
         if not self.status_enabled:
             raise _Fail(self.status_error)
         key = (str(args["channel_id"]), str(args["thread_ts"]))
         self.statuses.append((*key, args["status"]))
         self._status[key] = args["status"]
         return {}
+
+    def _refuse(self, error: str, *, status: int = 200, retry_after: str = "") -> NoReturn:
+        raise _Fail(
+            error, status=status, headers={"Retry-After": retry_after} if retry_after else None
+        )
+
+    def _bot_messages_json(self, channel: str) -> list[Json]:
+        return [self._message_json(m) for m in self.messages(channel) if m.thread_ts is None]
 
     def _reaction(self, args: Json, *, present: bool) -> Json:
         _need(args, "channel", "timestamp", "name")
