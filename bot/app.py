@@ -148,7 +148,8 @@ def build_services(
         follow_ups=settings.follow_ups,
         gate=gate,
     )
-    reports = Reports(ledger, limits)
+    feedback_counts = FeedbackCounts(redis)
+    reports = Reports(ledger, limits, feedback_counts)
     _log_policy(settings)
     return Services(
         settings=settings,
@@ -174,7 +175,7 @@ def build_services(
         workers=workers,
         metrics=metrics,
         agent=agent,
-        feedback=Feedback(slack, FeedbackCounts(redis), templates, metrics),
+        feedback=Feedback(slack, feedback_counts, templates, metrics),
     )
 
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 from bot.budget import WorkspaceLimits, periods
 from bot.prices import usd
+from bot.store.feedback import FeedbackCounts
 from bot.store.spend import Ranked, SpendLedger, Totals
 
 BAR_CELLS = 10
+FEEDBACK_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,12 @@ def bar(share: float) -> str:
 class Reports:
     """Reads the spend ledger into sections."""
 
-    def __init__(self, ledger: SpendLedger, limits: WorkspaceLimits) -> None:
+    def __init__(
+        self, ledger: SpendLedger, limits: WorkspaceLimits, feedback: FeedbackCounts
+    ) -> None:
         self.ledger = ledger
         self.limits = limits
+        self.feedback = feedback
 
     async def person(self, team_id: str, user_id: str, *, today: bool = True) -> list[Section]:
         """A person's own use, by template: today (unless `today` is False) and this month."""
@@ -59,13 +64,18 @@ class Reports:
     async def workspace(self, team_id: str) -> list[Section]:
         """The workspace's spend against its limits and its top spenders this month."""
         now = periods()
-        day, month, top, reserved = await asyncio.gather(
+        day, month, top, reserved, votes = await asyncio.gather(
             self.ledger.totals(team_id, now.day),
             self.ledger.totals(team_id, now.month),
             self.ledger.top(team_id, now.month),
             self.ledger.reserved(team_id),
+            self.feedback.counts(team_id, days=FEEDBACK_DAYS),
         )
-        return [self._against_limits(day, month, reserved), *_rankings(top, month.cost)]
+        return [
+            self._against_limits(day, month, reserved),
+            *_rankings(top, month.cost),
+            _feedback(votes),
+        ]
 
     def _against_limits(self, day: Totals, month: Totals, reserved: int) -> Section:
         rows = [
@@ -134,6 +144,19 @@ def _rankings(top: Ranked, month_cost: int) -> list[Section]:
         Section("Top people this month", rows(top.person, "<@{}>")),
         Section("Top templates this month", rows(top.template, "*{}*")),
     ]
+
+
+def _feedback(votes: dict[str, dict[str, int]]) -> Section:
+    """Thumbs up and down per template; the bar is the share of thumbs up."""
+    rows = []
+    for name, counts in sorted(votes.items(), key=lambda kv: -sum(kv[1].values())):
+        up, down = counts.get("positive", 0), counts.get("negative", 0)
+        if up + down:
+            share = up / (up + down)
+            rows.append(
+                Row(f"*{name}*", f"👍 {up} · 👎 {down}", f"{round(share * 100)}% helpful", share)
+            )
+    return Section(f"Feedback by template, last {FEEDBACK_DAYS} days", rows)
 
 
 def as_text(sections: list[Section]) -> str:

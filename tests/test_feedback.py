@@ -6,6 +6,7 @@ from typing import Any
 
 from tests import samples
 from tests.harness import CHANNEL, TEAM, USER, Harness, answer
+from tests.test_home import open_tab, texts
 
 DM = "D0ALICE"
 
@@ -117,3 +118,25 @@ async def test_feedback_on_a_template_no_longer_loaded_is_counted_without_a_labe
     assert 'vision_bot_feedback_total{template="other",verdict="positive"} 1.0' in (
         await metrics(harness)
     )
+
+
+async def test_admins_see_feedback_per_template_in_usage_and_the_home_tab_members_do_not(
+    harness: Harness,
+) -> None:
+    harness.slack.add_user("U0ADMIN", "Ada", admin=True)  # a workspace admin, per users.info
+    ts = await ask(harness)
+    (answered,) = harness.slack.messages(CHANNEL, ts)
+    for user, positive in (("U0A", True), ("U0B", True), ("U0C", False)):
+        await harness.interact(
+            harness.slack.feedback_click(answered.ts, positive=positive, user=user)
+        )
+
+    usage = (await harness.command("usage", user="U0ADMIN"))["text"]
+    feedback = usage.split("*Feedback by template, last 30 days*")[1]
+    assert "• *describe*: `███████░░░` 👍 2 · 👎 1 (67% helpful)" in feedback
+    home = texts(await open_tab(harness, "U0ADMIN"))
+    assert "Feedback by template, last 30 days" in home and "👍 2 · 👎 1" in home
+
+    member = (await harness.command("usage", user="U0B"))["text"]
+    assert "Feedback" not in member and "👍" not in member
+    assert "Feedback" not in texts(await open_tab(harness, "U0B"))
