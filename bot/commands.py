@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.slack.text import inert
 from bot.store.channels import ChannelSettings
 from bot.store.usage import KINDS, UsageCounters
 from bot.templates import Templates
@@ -44,7 +45,8 @@ class VisionCommand:
         if sub == "usage":
             return await self._usage(team_id)
         help_reply = await self._help(team_id, channel_id)
-        return CommandReply(f"I don't know `{self.name} {text.strip()}`.\n\n{help_reply.text}")
+        typed = inert(text.strip())
+        return CommandReply(f"I don't know `{self.name} {typed}`.\n\n{help_reply.text}")
 
     async def _help(self, team_id: str, channel_id: str) -> CommandReply:
         template = await self._channel_template(team_id, channel_id)
@@ -66,17 +68,18 @@ class VisionCommand:
         )
 
     def _list(self) -> CommandReply:
-        lines = [f"• *{t.name}*: {t.description}" for t in self.templates]
+        # Template text comes from TEMPLATES_FILE: shown, never notifying anyone.
+        lines = [f"• *{inert(t.name)}*: {inert(t.description)}" for t in self.templates]
         return CommandReply("Templates:\n" + "\n".join(lines))
 
     async def _use(self, team_id: str, channel_id: str, name: str) -> CommandReply:
         if name not in self.templates:
             return CommandReply(
-                f"There is no template called `{name}`. Valid names: "
-                f"{', '.join(f'`{n}`' for n in self.templates.names)}."
+                f"There is no template called `{inert(name)}`. Valid names: "
+                f"{', '.join(f'`{inert(n)}`' for n in self.templates.names)}."
             )
         await self.channels.set_template(team_id, channel_id, name)
-        return CommandReply(f"This channel now uses the *{name}* template by default.")
+        return CommandReply(f"This channel now uses the *{inert(name)}* template by default.")
 
     async def _auto(self, team_id: str, channel_id: str, user_id: str, on: bool) -> CommandReply:
         await self.channels.set_auto(team_id, channel_id, on)
@@ -96,7 +99,7 @@ class VisionCommand:
 
     async def _channel_template(self, team_id: str, channel_id: str) -> str:
         """The template new questions here get (a default TEMPLATES_FILE dropped falls back)."""
-        return self.templates.get(await self.channels.template(team_id, channel_id)).name
+        return inert(self.templates.get(await self.channels.template(team_id, channel_id)).name)
 
     async def _usage(self, team_id: str) -> CommandReply:
         report = await self.usage.report(team_id)
