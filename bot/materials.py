@@ -70,6 +70,9 @@ class Materials:
     async def prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
         """One file downloaded, checked and stored; its reference and notes."""
         async with self.in_flight:
+            # A Slack Connect share lists only an id: refusals name the file by the name
+            # files.info gives it.
+            file = await self.fetcher.resolve(file)
             data = await self.fetcher.fetch(file)
             # Decoding and re-encoding are CPU work: keep them off the event loop.
             async with self.decoding:

@@ -57,6 +57,21 @@ async def test_slack_connect_files_are_resolved_with_files_info(harness: Harness
     assert harness.slack.calls_to("files.info")[0].args["file"] == "F1"
 
 
+async def test_a_refused_slack_connect_file_is_named_as_files_info_names_it(
+    harness: Harness,
+) -> None:
+    archive = samples.zip_archive()
+    shared = harness.slack.add_file(
+        "F0CONNECT", "q3-logs.zip", archive, "application/zip", file_access="check_file_info"
+    )
+    assert "name" not in shared  # the event lists only the id
+    msg = await harness.mention("what is in here?", files=[shared])
+
+    (reply,) = await harness.replies(msg["ts"])
+    assert reply.startswith("I couldn't use *q3-logs.zip*: it is a ZIP archive")
+    assert "F0CONNECT" not in reply
+
+
 async def test_the_same_picture_in_two_threads_is_uploaded_once(harness: Harness) -> None:
     data = samples.png()
     one = await harness.mention("a?", files=[harness.slack.add_file("F1", "a.png", data)])
