@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.commands import VisionCommand
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.templates import Templates
 from handlers import commands, events, interactions
 
@@ -30,9 +31,14 @@ class Listened(Protocol):
         """The loaded templates, for menus and modals."""
         ...
 
+    @property
+    def metrics(self) -> Metrics:
+        """The process's counters."""
+        ...
+
 
 def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
-    events.register(app, services.intake)
+    events.register(app, services.intake, services.metrics)
     commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)

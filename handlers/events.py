@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
 from bot.intake import Intake
+from bot.metrics import Metrics
 from handlers.identity import identity
 
+logger = logging.getLogger(__name__)
 
-def register(app: AsyncApp, intake: Intake) -> None:
+RATE_LIMIT_NOTICES_KEPT = 1000  # (workspace, minute) pairs remembered to log each once
+
+
+def register(app: AsyncApp, intake: Intake, metrics: Metrics) -> None:
     """Listen to every event the manifest subscribes to, so none is answered 404."""
 
     @app.event("app_mention")
@@ -21,3 +29,34 @@ def register(app: AsyncApp, intake: Intake) -> None:
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         await intake.offer(event, identity(context))
+
+    app.middleware(_rate_limit_notices(metrics))
+
+
+def _rate_limit_notices(
+    metrics: Metrics,
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Acknowledge `app_rate_limited` (sent unsubscribed, and not an event_callback)."""
+    seen: dict[tuple[str, int], None] = {}
+
+    async def app_rate_limited(
+        body: dict[str, Any], next_: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        if body.get("type") != "app_rate_limited":
+            await next_()
+            return None
+        notice = (str(body.get("team_id")), int(body.get("minute_rate_limited") or 0))
+        if notice not in seen:
+            # Once per workspace and minute, however often Slack sends it.
+            seen[notice] = None
+            if len(seen) > RATE_LIMIT_NOTICES_KEPT:
+                del seen[next(iter(seen))]
+            metrics.slack_rate_limited.inc()
+            logger.warning(
+                "Slack is dropping events for workspace %s (app_rate_limited since minute %d): "
+                "over 30,000 events an hour reach this app there",
+                *notice,
+            )
+        return BoltResponse(status=200, body="")
+
+    return app_rate_limited

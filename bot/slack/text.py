@@ -92,3 +92,16 @@ def _inert_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_inert_value(v) for v in value]
     return value
+
+
+def encodable(value: Any) -> Any:
+    """`value` (a payload, a list, a string) with lone surrogates made U+FFFD."""
+    # Slack's JSON may escape half of a UTF-16 pair (a cut emoji): Python reads it as a lone
+    # surrogate, which no UTF-8 encoder (pydantic's, Redis's, aiohttp's) will write.
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    return value
