@@ -182,7 +182,18 @@ class Intake:
         )
         return await self.enqueue(job)
 
-    def _is_from_someone_else(self, event: dict[str, Any], me: Identity) -> bool:
+    @staticmethod
+    def is_addressed(event: dict[str, Any], me: Identity, *, mentioned: bool) -> bool:
+        """Whether a person clearly asked the bot (a mention, or a DM), without reading Redis."""
+        if not Intake._is_from_someone_else(event, me):
+            return False
+        from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+        in_dm = event.get("channel_type") == "im" or str(event.get("channel")).startswith("D")
+        # Slack sends no app_mention in a DM: there the message event is the one to answer.
+        return mentioned or (in_dm and not from_bot)
+
+    @staticmethod
+    def _is_from_someone_else(event: dict[str, Any], me: Identity) -> bool:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or "ts" not in event:
             return False
         if not event.get("channel"):

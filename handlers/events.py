@@ -12,6 +12,8 @@ from slack_bolt.response import BoltResponse
 
 from bot.intake import Intake
 from bot.metrics import Metrics
+from bot.outage import OutageNotices
+from bot.store.connection import is_unreachable
 from handlers.identity import identity
 
 logger = logging.getLogger(__name__)
@@ -21,14 +23,26 @@ RATE_LIMIT_NOTICES_KEPT = 1000  # (workspace, minute) pairs remembered to log ea
 
 def register(app: AsyncApp, intake: Intake, metrics: Metrics) -> None:
     """Listen to every event the manifest subscribes to, so none is answered 404."""
+    outage = OutageNotices(app.client)
+
+    async def offer(event: dict[str, Any], context: AsyncBoltContext, *, mentioned: bool) -> None:
+        me = identity(context)
+        try:
+            await intake.offer(event, me, mentioned=mentioned)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise  # a 500: Slack retries it
+            # Acknowledged once the asker is told: a retry would only tell them again, and
+            # Slack turns off an app's events when too many deliveries fail.
+            await outage.tell(event, me, mentioned=mentioned)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.offer(event, identity(context), mentioned=True)
+        await offer(event, context, mentioned=True)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.offer(event, identity(context))
+        await offer(event, context, mentioned=False)
 
     app.middleware(_rate_limit_notices(metrics))
 

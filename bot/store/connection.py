@@ -6,6 +6,7 @@ import logging
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote
 
+from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
@@ -13,6 +14,15 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# Redis is down, restarting, failing over or out of reach: not a bug, nothing to retry at once.
+_UNREACHABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterError,
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+)
 
 
 def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
@@ -115,3 +125,9 @@ def _cluster(url: str, max_connections: int) -> Redis:
     )
     # The bot uses only commands and pipelines that RedisCluster routes by key.
     return cast(Redis, cluster)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says Redis can't be reached now (refused, reset, loading, failing over)."""
+    # Sentinel's "no primary" (MasterNotFoundError) and a full pool are ConnectionErrors too.
+    return isinstance(exc, _UNREACHABLE)
