@@ -141,7 +141,9 @@ class Conversation:
         self.templates = templates
         self.options = options
         self.metrics = metrics
-        self.materials = Materials(fetcher, transport, options.media, metrics)
+        self.materials = Materials(
+            fetcher, transport, options.media, metrics, inline_budget=options.inline_budget
+        )
         # Drawing boxes downloads and decodes the original again: within the same bounds.
         self.annotator = Annotator(
             slack, fetcher, in_flight=self.materials.in_flight, decoding=self.materials.decoding

@@ -120,7 +120,7 @@ def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set
         (t, f, ref) for t, turn in enumerate(turns) for f, ref in enumerate(turn.files)
     ][::-1]
     for t, f, ref in newest_first:
-        cost = _base64_size(ref.size) if byte_budget is not None and not ref.url else 0
+        cost = base64_size(ref.size) if byte_budget is not None and not ref.url else 0
         over_count = ref.kind == "image" and images >= MAX_IMAGES
         over_pages = pages + (ref.pages or 0) > MAX_PDF_PAGES
         if over_count or over_pages or (byte_budget is not None and spent + cost > byte_budget):
@@ -132,7 +132,8 @@ def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set
     return left_out
 
 
-def _base64_size(size: int) -> int:
+def base64_size(size: int) -> int:
+    """How many bytes `size` bytes take once base64-encoded."""
     return 4 * -(-size // 3)
 
 
