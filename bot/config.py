@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     cloud_ml_region: str | None = None
     claude_model: str = DEFAULT_MODEL
     claude_max_tokens: int = Field(default=4096, ge=256, le=64000)
+    # The model's context window: requests are planned to fit it, answer included.
+    claude_context_tokens: int = Field(default=200_000, ge=2048, le=2_000_000)
     claude_max_retries: int = Field(default=2, ge=0, le=10)
 
     redis_url: str | None = None

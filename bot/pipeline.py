@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.claude import budget
 from bot.claude.client import media_limits
-from bot.claude.errors import FileGone, MediaGone
-from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
+from bot.claude.errors import ContextTooLong, FileGone, MediaGone
+from bot.claude.request import MAX_IMAGES, Plan, build_request, plan, system_prompt
 from bot.claude.stream import Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
@@ -76,6 +77,7 @@ class PipelineOptions:
     media: media.MediaLimits = field(default_factory=media.MediaLimits)
     # Inline (base64) bytes per request: well under the API's 32 MB request limit.
     inline_budget: int = 24 * 1024 * 1024
+    context_tokens: int = 200_000  # the model's context window
     url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
     automatic_cache: bool = True  # top-level cache_control: the Claude API's own
     lock_seconds: float = 60.0
@@ -88,6 +90,7 @@ class PipelineOptions:
         return cls(
             model=settings.claude_model,
             max_tokens=settings.claude_max_tokens,
+            context_tokens=settings.claude_context_tokens,
             media=media_limits(settings),
             url_sources=direct,
             automatic_cache=direct,
@@ -332,8 +335,13 @@ class Conversation:
         if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
-                f"({MAX_IMAGES} images, {media.MAX_PDF_PAGES} PDF pages) I left out the oldest: "
-                f"{', '.join(names)}."
+                f"({MAX_IMAGES} images, {media.MAX_PDF_PAGES} PDF pages, what the model reads "
+                f"at once) I left out the oldest: {', '.join(names)}."
+            )
+        if sent.oldest_dropped:
+            notes.append(
+                f"To fit what the model reads at once I left out the oldest {sent.oldest_dropped}"
+                " messages of this thread."
             )
         if sent.dropped_messages:
             notes.append(
@@ -408,7 +416,7 @@ class Conversation:
     ) -> tuple[str, Usage, Plan]:
         """Claude's answer, its usage, and what the request carried."""
         try:
-            return await self._stream(job, plan(history, question, self._budget), template, reply)
+            return await self._stream_fitting(job, history, question, template, reply)
         except (FileGone, MediaGone):
             # The Files API (or Redis) lost a file: fetch it from Slack again and retry
             # once, so the user sees an answer rather than an error.
@@ -425,11 +433,35 @@ class Conversation:
             notes.append(f"Image links that no longer download were left out: {', '.join(dead)}")
         if job.action != "redo":  # a re-answer rewrites the whole history when it is done
             await self.history.replace(job.thread, history)
-        return await self._stream(job, plan(history, question, self._budget), template, reply)
+        return await self._stream_fitting(job, history, question, template, reply)
 
     @property
     def _budget(self) -> int | None:
         return self.options.inline_budget if self.transport.inline else None
+
+    async def _stream_fitting(
+        self, job: Job, history: list[Turn], question: Turn, template: Template, reply: ThreadReply
+    ) -> tuple[str, Usage, Plan]:
+        """Stream from a request planned to fit the context window, by estimate and, if the
+        API still counts it too long, once more by the API's own count."""
+        options, system = self.options, system_prompt(template.prompt)
+        tokens = budget.window_budget(options.context_tokens, options.max_tokens, system)
+        sent = plan(history, question, self._budget, tokens)
+        try:
+            return await self._stream(job, sent, template, reply)
+        except ContextTooLong as exc:
+            estimated = budget.text_tokens(system) + sent.tokens()
+            fewer = budget.replan_budget(exc.counted, estimated, options.max_tokens, system)
+            again = plan(history, question, self._budget, fewer)
+            if again.tokens() >= sent.tokens():
+                raise  # only the question is left: the asker hears it is too much at once
+            logger.info(
+                "prompt too long (%d > %d tokens): leaving more out and retrying: %s",
+                exc.counted.tokens,
+                exc.counted.window,
+                job.ids,
+            )
+            return await self._stream(job, again, template, reply)
 
     async def _stream(
         self, job: Job, sent: Plan, template: Template, reply: ThreadReply

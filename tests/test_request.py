@@ -64,3 +64,21 @@ def test_bedrock_and_vertex_get_a_block_cache_breakpoint_instead_of_the_top_leve
     assert "cache_control" not in cloud
     marked = [b for m in cloud["messages"] for b in m["content"] if "cache_control" in b]
     assert marked == [{"type": "text", "text": "next?", "cache_control": {"type": "ephemeral"}}]
+
+
+def test_long_answers_past_the_token_budget_cut_the_oldest_messages_in_steps() -> None:
+    history = thread(15)
+    for turn in history[1::2]:
+        turn.text = "A long answer about the screenshot. " * 60  # ~2,200 characters
+    question = Turn(role="user", text="and the last line?", files=[screenshot_ref()])
+
+    sent = plan(history, question, token_budget=6_000)
+
+    assert sent.tokens() <= 6_000
+    assert sent.oldest_dropped > 0 and sent.oldest_dropped % TRIM_STEP == 0
+    assert sent.turns[0].role == "user" and sent.turns[-1].text == "and the last line?"
+    assert sent.turns[-1].files == [screenshot_ref()]  # the question's own file always goes
+    assert sent.turns[0].text.startswith(f"[{sent.oldest_dropped} earlier messages")
+    # The cut moves in steps: a few more exchanges leave it where it was.
+    later = plan([*history, question, Turn(role="assistant", text="ok")], question, None, 6_000)
+    assert later.oldest_dropped == sent.oldest_dropped

@@ -126,6 +126,7 @@ class FakeClaude:
         self.enforce_max_tokens = False  # True: cut replies at max_tokens (4 chars a token)
         self.strict_alternation = True  # the real API merges consecutive same-role turns
         self.context_window: int | None = None  # tokens; None: never "prompt is too long"
+        self.pdf_page_tokens = PDF_PAGE_TOKENS  # what a page counts (dense pages count more)
         self.prompt_tokens: list[int] = []  # what each request counted against the window
         self._files: dict[str, _Stored] = {}
         self._cache: set[tuple[str, ...]] = set()
@@ -495,7 +496,7 @@ class FakeClaude:
         text = [body.get("system") or "", *(m.get("content") for m in body["messages"])]
         tokens = sum(self._tokens(t) for t in text) - 1000 * (scan.images + scan.documents)
         tokens += sum(math.ceil(w / 28) * math.ceil(h / 28) for _, w, h in scan.dims)
-        tokens += PDF_PAGE_TOKENS * scan.pdf_pages + 3 * len(body["messages"])
+        tokens += self.pdf_page_tokens * scan.pdf_pages + 3 * len(body["messages"])
         self.prompt_tokens.append(tokens)
         window = self.context_window
         if window is None:
