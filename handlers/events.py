@@ -51,7 +51,7 @@ def _rate_limit_notices(
     metrics: Metrics,
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
     """Acknowledge `app_rate_limited` (sent unsubscribed, and not an event_callback)."""
-    seen: dict[tuple[str, int], None] = {}
+    seen: dict[tuple[str, str], None] = {}
 
     async def app_rate_limited(
         body: dict[str, Any], next_: Callable[[], Awaitable[None]]
@@ -59,7 +59,7 @@ def _rate_limit_notices(
         if body.get("type") != "app_rate_limited":
             await next_()
             return None
-        notice = (str(body.get("team_id")), int(body.get("minute_rate_limited") or 0))
+        notice = (str(body.get("team_id")), str(body.get("minute_rate_limited")))
         if notice not in seen:
             # Once per workspace and minute, however often Slack sends it.
             seen[notice] = None
@@ -67,7 +67,7 @@ def _rate_limit_notices(
                 del seen[next(iter(seen))]
             metrics.slack_rate_limited.inc()
             logger.warning(
-                "Slack is dropping events for workspace %s (app_rate_limited since minute %d): "
+                "Slack is dropping events for workspace %s (app_rate_limited since minute %s): "
                 "over 30,000 events an hour reach this app there",
                 *notice,
             )

@@ -24,6 +24,61 @@ SLACKBOT_NOTICE = {
     "event_ts": "1547268549.000100",
     "channel_type": "im",
 }
+# More of the same capture, and bolt-python's message_changed sample
+# (tests/scenario_tests_async/test_message_changed.py): nobody asked anything.
+SILENT = {
+    "message_deleted": {
+        "type": "message",
+        "deleted_ts": "1547500911.010000",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": "CF49QEJF4",
+        "previous_message": {
+            "type": "message",
+            "user": "UC7LU9ZGS",
+            "text": "Any message",
+            "client_msg_id": "853ce7b3-b7ff-4096-b202-c3bbf65c1e4a",
+            "ts": "1547500911.010000",
+        },
+        "event_ts": "1547500951.010100",
+        "ts": "1547500951.010100",
+        "channel_type": "channel",
+    },
+    "channel_join": {
+        "user": "UF62SGQP6",
+        "type": "message",
+        "subtype": "channel_join",
+        "ts": "1547268640.003100",
+        "text": "<@UF62SGQP6> has joined the channel",
+        "inviter": "UC7SRSBH7",
+        "channel": "CF662G3JN",
+        "event_ts": "1547268640.003100",
+        "channel_type": "channel",
+    },
+    "message_changed": {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": {
+            "type": "message",
+            "text": "updated message",
+            "user": "U111",
+            "team": "T111",
+            "edited": {"user": "U111", "ts": "1665102362.000000"},
+        },
+        "previous_message": {
+            "type": "message",
+            "text": "original message",
+            "user": "U222",
+            "team": "T111",
+            "ts": "1665102338.901939",
+        },
+        "channel": "C111",
+        "hidden": True,
+        "ts": "1665102362.013600",
+        "event_ts": "1665102362.013600",
+        "channel_type": "channel",
+    },
+}
 # Slack's documented app_rate_limited body (docs.slack.dev/reference/events/app_rate_limited):
 # no inner event, sent whether or not the app subscribes.
 APP_RATE_LIMITED = {
@@ -39,6 +94,17 @@ async def queued(harness: Harness) -> int:
     """Turns ever written to the queue (acknowledged ones are deleted, so count tickets)."""
     redis = harness.bot.services.redis
     return len([k async for k in redis.scan_iter(f"{keys.PREFIX}:thread:*:seen:*")])
+
+
+@pytest.mark.parametrize("name", sorted(SILENT))
+async def test_edits_deletions_and_joins_are_acknowledged_in_silence(
+    harness: Harness, name: str
+) -> None:
+    response = await harness.deliver(SILENT[name])
+    await harness.settle()
+
+    assert response.status == 200
+    assert await queued(harness) == 0 and harness.slack.calls_to("chat.postMessage") == []
 
 
 async def test_slackbots_notices_in_the_dm_are_not_answered(harness: Harness) -> None:
@@ -133,6 +199,7 @@ async def test_a_modal_an_older_version_opened_gets_a_clear_message_not_an_error
     await harness.settle()
 
     assert ack["response_action"] == "update"
+    harness.slack.check_view(ack["view"])
     (section,) = ack["view"]["blocks"]
     assert "opened before the bot was updated" in section["text"]["text"]
     assert "Ask Claude about this" in section["text"]["text"]

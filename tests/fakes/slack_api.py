@@ -894,6 +894,13 @@ class FakeSlack:
         stored.update(app_id=self.app_id, bot_id=self.bot_id)
         return stored
 
+    def check_view(self, view: Json) -> None:
+        """Validate a view as views.open does (one sent back as response_action "update")."""
+        try:
+            self._view({"view": view})
+        except _Fail as fail:
+            raise ValueError(f"Slack would refuse the view: {fail.error} {fail.messages}") from None
+
     def _m_views_open(self, args: Json) -> Json:
         trigger = args.get("trigger_id") or args.get("interactivity_pointer")
         if not isinstance(trigger, str) or not trigger:
