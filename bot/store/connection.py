@@ -9,7 +9,9 @@ from urllib.parse import parse_qs, unquote
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
 
 from bot.errors import ConfigError
 
@@ -39,7 +41,11 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             return _cluster(url, max_connections)
         # A burst of events must wait for a connection, not fail with MaxConnectionsError.
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=10, decode_responses=True
+            url,
+            max_connections=max_connections,
+            timeout=10,
+            decode_responses=True,
+            retry=_once_more(),
         )
     except ValueError as exc:
         # Our own messages name no part of the URL; redis-py's may quote it, password and all.
@@ -49,6 +55,13 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             "percent-encode special characters in the password (/ → %2F, @ → %40)"
         ) from None
     return Redis(connection_pool=pool)
+
+
+def _once_more() -> Retry:
+    """Retry a command once, at once, on a fresh connection after a connection error."""
+    # After Redis restarts every pooled connection is dead; without this each one fails a
+    # command (a health probe, a question) before the pool replaces it.
+    return Retry(NoBackoff(), 1)
 
 
 class _UrlProblem(ValueError):
@@ -109,6 +122,7 @@ def _sentinel(url: str, max_connections: int) -> Redis:
         db=db,
         max_connections=max_connections,
         timeout=10,
+        retry=_once_more(),
     )
     return cast(Redis, primary)
 
