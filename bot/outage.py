@@ -29,14 +29,12 @@ class OutageNotices:
         # In this process only (Redis is what is down): each message is told once however
         # often Slack retries it here; the ack that follows stops Slack's retries anyway.
         self._told: dict[tuple[str, str, str], float] = {}
-        self.dropped = 0  # messages nobody clearly addressed to the bot, left unanswered
 
     async def tell(self, event: dict[str, Any], me: Identity, *, mentioned: bool) -> None:
         """Tell whoever clearly asked the bot that it can't answer; let the rest go."""
         # Without Redis a follow-up can't be told from chatter: only a mention, or a DM,
         # gets the reply. A mention also arrives as a `message` event: the app_mention speaks.
         if not Intake.is_addressed(event, me, mentioned=mentioned):
-            self.dropped += 1
             logger.info("Redis unreachable: left a message unanswered (ts=%s)", event.get("ts"))
             return
         key = (me.team_id, str(event["channel"]), str(event["ts"]))
