@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             settings.require_http()
         else:
             settings.require_socket()
+        http_port = (args.port or settings.port) if mode == "serve" else args.port
+        settings.require_metrics_port(http_port)
         claude = claude_client(settings)  # names missing cloud credentials or extras
         asyncio.run(_check_bot_token(settings))
         asyncio.run(_check_redis(settings))
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(settings.log_level)
     if mode == "serve":
-        _serve(settings, templates, claude, args.port or settings.port)
+        _serve(settings, templates, claude, http_port or settings.port)
     else:
         asyncio.run(_socket(settings, templates, claude, args.port))
     return 0
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "socket", help="Socket Mode: no public URL needed (needs SLACK_APP_TOKEN)"
     )
     socket_cmd.add_argument(
-        "--port", type=int, help="also serve /healthz and /metrics on this port (default: none)"
+        "--port", type=int, help="also serve /healthz on this port (default: none)"
     )
     ask_cmd = sub.add_parser(
         "ask",
@@ -174,10 +176,13 @@ def _serve(settings: Settings, templates: Templates, claude: ClaudeClient, port:
     from aiohttp import web
 
     from bot.app import build_services
-    from bot.server import AccessLogger, build_web_app
+    from bot.server import AccessLogger, build_web_app, serve_metrics
 
     async def make_app() -> web.Application:
-        return build_web_app(build_services(settings, templates=templates, claude=claude))
+        app = build_web_app(build_services(settings, templates=templates, claude=claude))
+        if settings.metrics_port:
+            serve_metrics(app, settings.metrics_port)
+        return app
 
     # run_app stops accepting connections on SIGTERM, finishes Slack's requests, then runs
     # the cleanup that gives in-flight answers the shutdown grace.
@@ -197,7 +202,7 @@ async def _socket(
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import build_bolt, build_services
-    from bot.server import READY, AccessLogger, build_health_app
+    from bot.server import READY, AccessLogger, build_health_app, start_metrics
 
     services = build_services(settings, templates=templates, claude=claude)
     await services.queue.ensure_group()
@@ -213,6 +218,9 @@ async def _socket(
     if port:
         await runner.setup()
         await web.TCPSite(runner, port=port).start()
+    metrics = (
+        await start_metrics(services, settings.metrics_port) if settings.metrics_port else None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -228,6 +236,8 @@ async def _socket(
     except TimeoutError:
         logger.warning("the Socket Mode connection did not close in %g s", SLACK_SHUTDOWN_SECONDS)
     await services.workers.stop(settings.shutdown_grace_seconds)
+    if metrics is not None:
+        await metrics.cleanup()
     await services.close()
     if port:
         await runner.cleanup()

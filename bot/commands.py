@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from bot.admins import Admins
 from bot.prices import micro_usd, usd
 from bot.reports import Reports, as_text
+from bot.slack.text import inert
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
 from bot.templates import Templates
@@ -90,7 +91,8 @@ class VisionCommand:
         if sub == "audit":
             return await self._audit(at)
         help_reply = await self._help(at)
-        return CommandReply(f"I don't know `{self.name} {text.strip()}`.\n\n{help_reply.text}")
+        typed = inert(text.strip())
+        return CommandReply(f"I don't know `{self.name} {typed}`.\n\n{help_reply.text}")
 
     async def _help(self, at: Invocation) -> CommandReply:
         template = await self._channel_template(at)
@@ -120,18 +122,19 @@ class VisionCommand:
         )
 
     def _list(self) -> CommandReply:
-        lines = [f"• *{t.name}*: {t.description}" for t in self.templates]
+        # Template text comes from TEMPLATES_FILE: shown, never notifying anyone.
+        lines = [f"• *{inert(t.name)}*: {inert(t.description)}" for t in self.templates]
         return CommandReply("Templates:\n" + "\n".join(lines))
 
     async def _use(self, at: Invocation, name: str) -> CommandReply:
         if name not in self.templates:
             return CommandReply(
-                f"There is no template called `{name}`. Valid names: "
-                f"{', '.join(f'`{n}`' for n in self.templates.names)}."
+                f"There is no template called `{inert(name)}`. Valid names: "
+                f"{', '.join(f'`{inert(n)}`' for n in self.templates.names)}."
             )
         await self.channels.set_template(at.team_id, at.channel_id, name)
-        await self._record(at, f"set the default template to *{name}*")
-        return CommandReply(f"This channel now uses the *{name}* template by default.")
+        await self._record(at, f"set the default template to *{inert(name)}*")
+        return CommandReply(f"This channel now uses the *{inert(name)}* template by default.")
 
     async def _auto(self, at: Invocation, on: bool) -> CommandReply:
         await self.channels.set_auto(at.team_id, at.channel_id, on)
@@ -222,7 +225,8 @@ class VisionCommand:
 
     async def _channel_template(self, at: Invocation) -> str:
         """The template new questions here get (a default TEMPLATES_FILE dropped falls back)."""
-        return self.templates.get(await self.channels.template(at.team_id, at.channel_id)).name
+        name = self.templates.get(await self.channels.template(at.team_id, at.channel_id)).name
+        return inert(name)
 
 
 def _where(channel_id: str) -> str:

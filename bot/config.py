@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     cloud_ml_region: str | None = None
     claude_model: str = DEFAULT_MODEL
     claude_max_tokens: int = Field(default=4096, ge=256, le=64000)
+    # The model's context window: requests are planned to fit it, answer included.
+    claude_context_tokens: int = Field(default=200_000, ge=2048, le=2_000_000)
     claude_max_retries: int = Field(default=2, ge=0, le=10)
     # USD per million tokens, `input=3,output=15,cache_write=3.75,cache_read=0.30`; unset:
     # Anthropic's published price for CLAUDE_MODEL (bot/prices.py).
@@ -117,6 +119,8 @@ class Settings(BaseSettings):
     slash_command: str = "/vision"
 
     port: int = Field(default=3000, ge=1, le=65535)
+    # Prometheus' /metrics, on a port of its own so the one Slack reaches never serves it.
+    metrics_port: int = Field(default=9090, ge=0, le=65535)  # 0: no metrics endpoint
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("slack_file_hosts", mode="before")
@@ -221,6 +225,14 @@ class Settings(BaseSettings):
         """Refuse to start HTTP mode without a signing secret."""
         if self.slack_signing_secret is None:
             raise ConfigError(_missing("SLACK_SIGNING_SECRET"))
+
+    def require_metrics_port(self, http_port: int | None) -> None:
+        """Refuse METRICS_PORT on the port that serves Slack (or /healthz in Socket Mode)."""
+        if self.metrics_port and self.metrics_port == http_port:
+            raise ConfigError(
+                f"METRICS_PORT is invalid (it is also the HTTP port, {http_port}): give "
+                "/metrics a port of its own (default 9090), or 0 for none"
+            )
 
     def require_socket(self) -> None:
         """Refuse to start Socket Mode without an app-level token."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.gate import Gate
 from bot.models import Job, SlackFile, ThreadRef
-from bot.slack.text import image_links, strip_mentions
+from bot.slack.text import encodable, image_links, strip_mentions
 from bot.store.channels import ChannelSettings
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
@@ -26,6 +26,8 @@ _VISUAL_FILETYPES = {
     *("png", "jpg", "jpeg", "gif", "webp", "heic", "heif", "avif", "tiff", "tif", "bmp", "ico"),
     "pdf",
 }
+# Slack's own system user: its notices arrive in the bot's DM as plain messages, no bot_id.
+SYSTEM_SENDERS = {"USLACKBOT"}
 BUSY_POLL_SECONDS = 0.02
 FORGET_WORDS = {"forget", "forget this", "forget this thread", "forget everything"}
 
@@ -62,6 +64,7 @@ class Intake:
 
     async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
         """Queue the message if the bot should answer it; True if it was queued now."""
+        event = encodable(event)
         if not self._is_from_someone_else(event, me):
             return False
         job = self._job(event, me)
@@ -184,9 +187,28 @@ class Intake:
         )
         return await self.enqueue(job)
 
-    def _is_from_someone_else(self, event: dict[str, Any], me: Identity) -> bool:
+    @staticmethod
+    def is_addressed(event: dict[str, Any], me: Identity, *, mentioned: bool) -> bool:
+        """Whether a person clearly asked the bot (a mention, or a DM), without reading Redis."""
+        if not Intake._is_from_someone_else(event, me):
+            return False
+        from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+        in_dm = event.get("channel_type") == "im" or str(event.get("channel")).startswith("D")
+        # Slack sends no app_mention in a DM: there the message event is the one to answer.
+        return mentioned or (in_dm and not from_bot)
+
+    @staticmethod
+    def _is_from_someone_else(event: dict[str, Any], me: Identity) -> bool:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or "ts" not in event:
             return False
+        if not event.get("channel"):
+            # Nowhere to answer: Slack would refuse the post after Claude was paid for it.
+            logger.info("dropped an event without a channel: %s", event.get("type"))
+            return False
+        if not event.get("user") and not event.get("bot_id"):
+            return False  # nobody: neither a person nor an app said it
+        if event.get("user") in SYSTEM_SENDERS:
+            return False  # Slackbot's notices ("You have been removed from #…") are no question
         if me.bot_id and event.get("bot_id") == me.bot_id:
             return False
         return not (me.bot_user_id and event.get("user") == me.bot_user_id)
@@ -255,5 +277,5 @@ def _interaction_job(me: Identity, *, channel_id: str, **fields: Any) -> Job:
         is_dm=channel_id.startswith("D"),
         bot_user_id=me.bot_user_id,
         enterprise_id=me.enterprise_id,
-        **fields,
+        **encodable(fields),
     )

@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from bot.claude.request import base64_size
 from bot.claude.transport import Transport
 from bot.errors import FileRefused
 from bot.media import prepare as media
@@ -37,11 +38,15 @@ class Materials:
         transport: Transport,
         limits: media.MediaLimits,
         metrics: Metrics,
+        *,
+        inline_budget: int | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.transport = transport
         self.limits = limits
         self.metrics = metrics
+        # Base64 bytes one request may carry when files travel inline (None: by reference).
+        self.inline_budget = inline_budget if transport.inline else None
         # Decoding is CPU- and memory-bound: at most one image per core at a time.
         self.decoding = asyncio.Semaphore(_usable_cpus())
         # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
@@ -70,6 +75,9 @@ class Materials:
     async def prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
         """One file downloaded, checked and stored; its reference and notes."""
         async with self.in_flight:
+            # A Slack Connect share lists only an id: refusals name the file by the name
+            # files.info gives it.
+            file = await self.fetcher.resolve(file)
             data = await self.fetcher.fetch(file)
             # Decoding and re-encoding are CPU work: keep them off the event loop.
             async with self.decoding:
@@ -77,8 +85,22 @@ class Materials:
                     media.prepare, file.display_name, data, self.limits
                 )
             del data
+            self._check_fits(prepared)
             file_id = await self.transport.store(team_id, prepared)
         return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
+
+    def _check_fits(self, prepared: media.PreparedMedia) -> None:
+        """Refuse, before storing it, a file no request could ever carry inline."""
+        budget = self.inline_budget
+        if budget is None or base64_size(len(prepared.data)) <= budget:
+            return
+        raise FileRefused(
+            prepared.name,
+            f"it is {len(prepared.data) / 2**20:.0f} MB, and on this Claude platform files "
+            f"travel inside each request, which can carry at most {budget * 3 // 4 // 2**20} "
+            "MB of them. A smaller copy (fewer pages, or the PDF split in parts) or "
+            "screenshots of the pages you mean would work.",
+        )
 
     async def refresh_gone(self, team_id: str, turns: list[Turn]) -> list[str]:
         """Store again every referenced file the transport lost; name those Slack lost too."""

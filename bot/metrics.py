@@ -56,6 +56,11 @@ class Metrics:
             ["template", "verdict"],
             registry=self.registry,
         )
+        self.slack_rate_limited = Counter(
+            "vision_bot_slack_rate_limited",
+            "app_rate_limited notices: Slack dropped events over 30,000 an hour in a workspace",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "vision_bot_turns_in_flight",
             "Turns this process is answering now",

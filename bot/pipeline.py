@@ -16,10 +16,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import progress
 from bot.agent import AgentSurfaces
 from bot.budget import Budget, Spend
+from bot.claude import window
 from bot.claude.citations import sources_line
 from bot.claude.client import media_limits
-from bot.claude.errors import FileGone, MediaGone
-from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
+from bot.claude.errors import ContextTooLong, FileGone, MediaGone
+from bot.claude.request import MAX_IMAGES, Plan, build_request, plan, system_prompt
 from bot.claude.stream import Streamed, Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
@@ -81,6 +82,7 @@ class PipelineOptions:
     media: media.MediaLimits = field(default_factory=media.MediaLimits)
     # Inline (base64) bytes per request: well under the API's 32 MB request limit.
     inline_budget: int = 24 * 1024 * 1024
+    context_tokens: int = 200_000  # the model's context window
     url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
     automatic_cache: bool = True  # top-level cache_control: the Claude API's own
     # PDF page citations: on the Claude API and Vertex AI. Bedrock documents them for its
@@ -96,6 +98,7 @@ class PipelineOptions:
         return cls(
             model=settings.claude_model,
             max_tokens=settings.claude_max_tokens,
+            context_tokens=settings.claude_context_tokens,
             media=media_limits(settings),
             url_sources=direct,
             automatic_cache=direct,
@@ -152,7 +155,9 @@ class Conversation:
         self.templates = templates
         self.options = options
         self.metrics = metrics
-        self.materials = Materials(fetcher, transport, options.media, metrics)
+        self.materials = Materials(
+            fetcher, transport, options.media, metrics, inline_budget=options.inline_budget
+        )
         # Drawing boxes downloads and decodes the original again: within the same bounds.
         self.annotator = Annotator(
             slack, fetcher, in_flight=self.materials.in_flight, decoding=self.materials.decoding
@@ -391,8 +396,13 @@ class Conversation:
         if names := sent.left_out_names():
             notes.append(
                 "To stay within what one request may carry "
-                f"({MAX_IMAGES} images, {media.MAX_PDF_PAGES} PDF pages) I left out the oldest: "
-                f"{', '.join(names)}."
+                f"({MAX_IMAGES} images, {media.MAX_PDF_PAGES} PDF pages, what the model reads "
+                f"at once) I left out the oldest: {', '.join(names)}."
+            )
+        if sent.oldest_dropped:
+            notes.append(
+                f"To fit what the model reads at once I left out the oldest {sent.oldest_dropped}"
+                " messages of this thread."
             )
         if sent.dropped_messages:
             notes.append(
@@ -472,7 +482,7 @@ class Conversation:
     ) -> tuple[Streamed, Plan]:
         """Claude's answer (text, usage, citations) and what the request carried."""
         try:
-            return await self._stream(job, plan(history, question, self._budget), template, reply)
+            return await self._stream_fitting(job, history, question, template, reply)
         except (FileGone, MediaGone):
             # The Files API (or Redis) lost a file: fetch it from Slack again and retry
             # once, so the user sees an answer rather than an error.
@@ -489,11 +499,35 @@ class Conversation:
             notes.append(f"Image links that no longer download were left out: {', '.join(dead)}")
         if job.action != "redo":  # a re-answer rewrites the whole history when it is done
             await self.history.replace(job.thread, history)
-        return await self._stream(job, plan(history, question, self._budget), template, reply)
+        return await self._stream_fitting(job, history, question, template, reply)
 
     @property
     def _budget(self) -> int | None:
         return self.options.inline_budget if self.transport.inline else None
+
+    async def _stream_fitting(
+        self, job: Job, history: list[Turn], question: Turn, template: Template, reply: ThreadReply
+    ) -> tuple[Streamed, Plan]:
+        """Stream from a request planned to fit the context window, by estimate and, if the
+        API still counts it too long, once more by the API's own count."""
+        options, system = self.options, system_prompt(template.prompt)
+        tokens = window.window_budget(options.context_tokens, options.max_tokens, system)
+        sent = plan(history, question, self._budget, tokens)
+        try:
+            return await self._stream(job, sent, template, reply)
+        except ContextTooLong as exc:
+            estimated = window.text_tokens(system) + sent.tokens()
+            fewer = window.replan_budget(exc.counted, estimated, options.max_tokens, system)
+            again = plan(history, question, self._budget, fewer)
+            if again.tokens() >= sent.tokens():
+                raise  # only the question is left: the asker hears it is too much at once
+            logger.info(
+                "prompt too long (%d > %d tokens): leaving more out and retrying: %s",
+                exc.counted.tokens,
+                exc.counted.window,
+                job.ids,
+            )
+            return await self._stream(job, again, template, reply)
 
     async def _stream(
         self, job: Job, sent: Plan, template: Template, reply: ThreadReply

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.web_log import AccessLogger as AiohttpAccessLogger
@@ -21,6 +22,7 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
 READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
 REDIS_DOWN: web.AppKey[dict[str, bool]] = web.AppKey("redis_down", dict)
+METRICS: web.AppKey[web.AppRunner] = web.AppKey("metrics", web.AppRunner)
 
 # Probed every few seconds and scraped by Prometheus: an access line each would bury the
 # lines that matter (Slack's deliveries, with their status: a 401 is a wrong signing secret).
@@ -38,7 +40,7 @@ class AccessLogger(AiohttpAccessLogger):
 
 
 def build_web_app(services: Services, *, run_workers: bool = True) -> web.Application:
-    """An aiohttp app serving `POST /slack/events` and `GET /healthz`."""
+    """An aiohttp app serving `POST /slack/events` and `GET /healthz` (nothing else)."""
     app = web.Application(client_max_size=5 * 1024 * 1024)
     app[SERVICES] = services
     app[BOLT] = build_bolt(services)
@@ -46,7 +48,6 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
     app[REDIS_DOWN] = {"down": False}
     app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
 
     async def lifecycle(app: web.Application) -> object:
         await services.queue.ensure_group()
@@ -66,14 +67,42 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
 
 
 def build_health_app(services: Services) -> web.Application:
-    """`GET /healthz` and `GET /metrics` alone, for Socket Mode (ready once it says so)."""
+    """`GET /healthz` alone, for Socket Mode (ready once it says so)."""
     app = web.Application()
     app[SERVICES] = services
     app[READY] = {"ready": False}
     app[REDIS_DOWN] = {"down": False}
     app.router.add_get("/healthz", _healthz)
+    return app
+
+
+def build_metrics_app(services: Services) -> web.Application:
+    """`GET /metrics` alone: served on METRICS_PORT, never on the port Slack reaches."""
+    app = web.Application()
+    app[SERVICES] = services
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+async def start_metrics(services: Services, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+    """Serve `GET /metrics` on `port` until the runner is cleaned up; its `addresses` say where."""
+    runner = web.AppRunner(build_metrics_app(services), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    logger.info("metrics on port %s at /metrics", runner.addresses[0][1])
+    return runner
+
+
+def serve_metrics(app: web.Application, port: int, host: str = "0.0.0.0") -> None:
+    """Also serve `GET /metrics` on `port` for as long as `app` runs."""
+
+    async def metrics_server(app: web.Application) -> AsyncIterator[None]:
+        runner = await start_metrics(app[SERVICES], port, host)
+        app[METRICS] = runner
+        yield
+        await runner.cleanup()  # before the services close: cleanup_ctx unwinds in reverse
+
+    app.cleanup_ctx.append(metrics_server)
 
 
 async def _slack_events(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ import yaml
 from bot.errors import ConfigError
 
 DEFAULT_TEMPLATE = "describe"
+MAX_NAME = 75  # Slack's limit for a menu option's text
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ def _template(where: str, line: int, name: object, body: object) -> Template:
     at = f"TEMPLATES_FILE {where}, line {line}, template {name!r}"
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{at}: names use letters, digits, - and _ only")
+    if len(name) > MAX_NAME:
+        # The name is a menu option's text and value under answers and in the modal.
+        raise ConfigError(f"{at}: names are at most {MAX_NAME} characters (Slack's menus)")
     if not isinstance(body, dict):
         raise ConfigError(f"{at}: expected a mapping with description and prompt")
     unknown = set(body) - {"description", "prompt", "question"}

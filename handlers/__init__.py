@@ -11,6 +11,7 @@ from bot.commands import VisionCommand
 from bot.feedback import Feedback
 from bot.home import HomeTab
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.templates import Templates
 from handlers import agent, commands, events, feedback, home, interactions
 
@@ -48,10 +49,15 @@ class Listened(Protocol):
         """Counts the feedback buttons' clicks."""
         ...
 
+    @property
+    def metrics(self) -> Metrics:
+        """The process's counters."""
+        ...
+
 
 def register_all(app: AsyncApp, services: Listened) -> None:
     """Register every listener on `app`."""
-    events.register(app, services.intake, services.agent)
+    events.register(app, services.intake, services.agent, services.metrics)
     commands.register(app, services.command)
     interactions.register(app, services.intake, services.templates)
     home.register(app, services.home, services.agent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,6 +13,8 @@ from bot.intake import Intake
 from bot.slack import blocks
 from bot.templates import Templates
 from handlers.identity import identity
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
@@ -64,24 +66,27 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
     async def on_modal_submitted(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await ack()
         view = body["view"]
-        metadata = json.loads(view["private_metadata"])
-        values = view["state"]["values"]
-        choice = values[blocks.MODAL_TEMPLATE_BLOCK][blocks.MODAL_TEMPLATE_ACTION]
-        question = values[blocks.MODAL_QUESTION_BLOCK][blocks.MODAL_QUESTION_ACTION]
-        chosen = (choice.get("selected_option") or {}).get("value")
+        submitted = blocks.read_modal(view)
+        if submitted is None:
+            # Opened by another version of the bot (other block ids or metadata): say so in
+            # the modal rather than guess what was asked, or fail after the ack.
+            logger.warning("a modal this version can't read was submitted: view %s", view["id"])
+            await ack(response_action="update", view=blocks.outdated_modal())
+            return
+        await ack()
+        chosen = submitted.template
         await intake.offer_shortcut(
             identity(context),
             view_id=view["id"],
-            channel_id=metadata["channel"],
-            message_ts=metadata["ts"],
-            thread_ts=metadata["thread_ts"],
+            channel_id=submitted.channel_id,
+            message_ts=submitted.message_ts,
+            thread_ts=submitted.thread_ts,
             user_id=body["user"]["id"],
-            file_ids=metadata["files"],
+            file_ids=submitted.file_ids,
             template=chosen,
-            question=question.get("value") or "",
-            message_text=metadata.get("text", ""),  # none in modals an older version opened
-            response_url=metadata.get("response_url", ""),
+            question=submitted.question,
+            message_text=submitted.message_text,
+            response_url=submitted.response_url,
             default_question=templates.get(chosen).question,
         )

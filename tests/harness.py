@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
-from bot.server import build_web_app
+from bot.server import METRICS, build_web_app, serve_metrics
 from bot.store import keys
 from bot.store.connection import connect
 from tests.fakes import FakeClaude, FakeSlack
@@ -68,6 +68,7 @@ class BotProcess:
     services: Services
     runner: web.AppRunner
     url: str
+    metrics_url: str  # GET /metrics: a port of its own, as METRICS_PORT gives it
 
     async def stop(self) -> None:
         """Shut down like SIGTERM would: finish in flight, close connections."""
@@ -78,12 +79,16 @@ async def start_bot(settings: Settings, *, run_workers: bool = True) -> BotProce
     """Start a bot process on a free loopback port."""
     services = build_services(settings, redis=connect(settings.redis_url))
     app = build_web_app(services, run_workers=run_workers)
+    serve_metrics(app, 0, "127.0.0.1")  # a free port: tests run several bots at once
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return BotProcess(services, runner, f"http://127.0.0.1:{port}")
+    metrics_port = app[METRICS].addresses[0][1]
+    return BotProcess(
+        services, runner, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
+    )
 
 
 @dataclass
@@ -124,6 +129,16 @@ class Harness:
                 {"team_id": TEAM, "user_id": self.slack.bot_user_id, "is_bot": True}
             ],
         }
+        return await self.deliver_body(payload, to=to, retry_num=retry_num)
+
+    async def deliver_body(
+        self,
+        payload: dict[str, Any],
+        *,
+        to: BotProcess | None = None,
+        retry_num: int | None = None,
+    ) -> aiohttp.ClientResponse:
+        """POST a whole Events API body, signed (one that is no event_callback, say)."""
         body = json.dumps(payload)
         headers = {"Content-Type": "application/json", **signed_headers(SIGNING_SECRET, body)}
         if retry_num is not None:

@@ -22,7 +22,8 @@ def bot_env(
     slack: FakeSlack | None = None, claude: FakeClaude | None = None, **extra: str
 ) -> dict[str, str]:
     """A clean environment pointing the bot at the fakes given, plus `extra` variables."""
-    env = {"PATH": os.environ["PATH"]}
+    # No /metrics unless a test asks: the default port may be taken on a shared machine.
+    env = {"PATH": os.environ["PATH"], "METRICS_PORT": "0"}
     if slack is not None:
         env["SLACK_BOT_TOKEN"] = slack.bot_token
         env["SLACK_API_URL"] = slack.api_url

@@ -129,3 +129,36 @@ async def cluster(workdir: Path, nodes: int = 3) -> AsyncIterator[str]:
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
     finally:
         _stop(processes)
+
+
+class StandaloneRedis:
+    """A redis-server of the test's own, to stop and start again on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        """Start it (empty: no persistence) and wait until it answers."""
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        self._process = _start([*args, "no"], self.workdir)
+        await _wait_for_ping(self.port)
+
+    def stop(self) -> None:
+        """Stop it: connections are refused until `start`."""
+        if self._process is not None:
+            _stop([self._process])
+            self._process = None
+
+
+@asynccontextmanager
+async def standalone(workdir: Path) -> AsyncIterator[StandaloneRedis]:
+    """A running redis-server of the test's own, stopped at the end."""
+    server = StandaloneRedis(workdir)
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -159,6 +159,22 @@ def pdf_pages(pages: int) -> bytes:
     return out.getvalue()
 
 
+def heavy_pdf(megabytes: float, pages: int = 1) -> bytes:
+    """A PDF of about `megabytes` MB, most of it an incompressible embedded file (a scan's
+    weight, without the time to draw one)."""
+    import os
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=612, height=792)
+    writer.add_attachment("scan.bin", os.urandom(int(megabytes * 2**20)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def pdf_with_oversized_xref() -> bytes:
     """A PDF whose cross-reference table claims millions of entries (pypdf stops at a limit)."""
     import re

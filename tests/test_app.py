@@ -21,7 +21,8 @@ from handlers import register_all
 from tests import samples
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, Harness, eventually, make_settings, next_ts, start_bot
-from tests.processes import bot_env, run
+from tests.processes import bot_env, run, serving
+from tests.redis_topologies import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -251,7 +252,7 @@ async def test_metrics_count_turns_tokens_files_and_latency(harness: Harness) ->
     msg = await harness.mention("what?", files=[good, bad])
     await harness.replies(msg["ts"])
 
-    async with harness.http.get(f"{harness.bot.url}/metrics") as response:
+    async with harness.http.get(harness.bot.metrics_url) as response:
         assert response.status == 200
         text = await response.text()
 
@@ -265,6 +266,34 @@ async def test_metrics_count_turns_tokens_files_and_latency(harness: Harness) ->
     assert "vision_bot_first_words_seconds_count 1.0" in text
     assert "vision_bot_answer_seconds_count 1.0" in text
     assert "vision_bot_turns_in_flight 0.0" in text
+
+
+async def test_the_slack_port_serves_slack_and_health_and_metrics_have_a_port_of_their_own(
+    slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
+) -> None:
+    metrics = free_port()
+    async with serving(slack, claude, tmp_path, METRICS_PORT=str(metrics)) as (_, harness):
+        async with harness.http.get(f"{harness.url}/metrics") as response:
+            assert response.status == 404  # the internet-facing port: Slack and probes only
+        async with harness.http.get(f"{harness.url}/healthz") as response:
+            assert response.status == 200
+        async with harness.http.get(f"http://127.0.0.1:{metrics}/metrics") as response:
+            assert response.status == 200
+            assert "vision_bot_turns_in_flight" in await response.text()
+        for path in ("/slack/events", "/healthz"):
+            async with harness.http.get(f"http://127.0.0.1:{metrics}{path}") as response:
+                assert response.status == 404
+
+
+async def test_metrics_on_the_slack_port_stop_startup_with_one_line(
+    slack: FakeSlack, claude: FakeClaude, tmp_path: Path
+) -> None:
+    env = bot_env(slack, claude, SLACK_SIGNING_SECRET="s", METRICS_PORT="3000", PORT="3000")
+    code, _, stderr = await run("serve", env=env, cwd=tmp_path)
+
+    assert code == 2
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("vision-bot: METRICS_PORT is invalid (it is also the HTTP port, 3000)")
 
 
 def test_every_setting_is_documented_for_operators() -> None:

@@ -128,6 +128,38 @@ async def test_history_lives_in_redis_with_a_ttl_and_survives_a_restart(harness:
     assert await redis.llen(keys.turns(thread)) == 4
 
 
+async def test_every_key_expires_and_each_turn_renews_its_threads(
+    harness: Harness, redis: Redis
+) -> None:
+    history_ttl = harness.settings.history_ttl_seconds
+    first = await harness.mention(
+        "what?", files=[harness.slack.add_file("F1", "a.png", samples.png())]
+    )
+    await harness.replies(first["ts"])
+    await harness.message("and?", thread_ts=first["ts"])
+    await harness.replies(first["ts"])
+
+    ttls = {key: await redis.ttl(key) async for key in redis.scan_iter(f"{keys.PREFIX}:*")}
+    # Only the queue itself lives on (and channel settings, kept until changed: none here).
+    assert {k for k, ttl in ttls.items() if ttl < 0} == {keys.STREAM}
+    seen = {k: ttl for k, ttl in ttls.items() if ":seen:" in k}
+    assert len(seen) == 2 and all(0 < ttl <= keys.SEEN_TTL_SECONDS for ttl in seen.values())
+    # Spend counters outlive the thread: a month's are kept 62 days.
+    spend = {k: ttl for k, ttl in ttls.items() if k.startswith(f"{keys.PREFIX}:spend:")}
+    assert spend and all(ttl <= keys.SPEND_MONTH_TTL_SECONDS for ttl in spend.values())
+    rest = {k: ttl for k, ttl in ttls.items() if k not in {keys.STREAM, *seen, *spend}}
+    assert rest and all(ttl <= history_ttl for ttl in rest.values()), rest
+
+    # Days later (here: the TTLs run low), another turn gives the thread its full TTL again.
+    thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=first["ts"])
+    for key in (keys.turns(thread), keys.meta(thread)):
+        await redis.expire(key, 60)
+    await harness.message("still there?", thread_ts=first["ts"])
+    assert len(await harness.replies(first["ts"])) == 3
+    for key in (keys.turns(thread), keys.meta(thread)):
+        assert history_ttl - 60 < await redis.ttl(key) <= history_ttl, key
+
+
 async def test_two_processes_serve_one_thread_interchangeably(harness: Harness) -> None:
     other = await start_bot(harness.settings)
     harness.bots.append(other)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +28,7 @@ from tests.fakes import FakeClaude, FakeSlack
 from tests.fakes.slack_api import UploadedFile
 
 MODEL = "claude-sonnet-5-5"
+Json = dict[str, Any]
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 30)) -> bytes:
@@ -155,6 +158,80 @@ async def test_request_validation(client: anthropic.AsyncAnthropic) -> None:
         await client.messages.create(model=MODEL, max_tokens=50, messages=bad_block)
 
 
+async def test_a_missing_or_malformed_file_id_is_a_bad_request_not_a_gone_file(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    missing: Any = {"role": "user", "content": [{"type": "image", "source": {"type": "file"}}]}
+    with pytest.raises(anthropic.BadRequestError, match="file_id: Field required"):
+        await client.messages.create(model=MODEL, max_tokens=50, messages=[missing])
+    for malformed in ("", "F0123", "file_ab/../cd", 42):
+        with pytest.raises(anthropic.BadRequestError, match="Invalid file id"):
+            await client.messages.create(
+                model=MODEL,
+                max_tokens=50,
+                messages=[image_turn(malformed)],  # type: ignore[arg-type]
+            )
+    with pytest.raises(anthropic.NotFoundError):  # well-formed, but no such file
+        await client.messages.create(
+            model=MODEL, max_tokens=50, messages=[image_turn("file_011NoSuchFile")]
+        )
+
+
+async def test_a_request_over_32_mb_is_refused_whole(
+    claude: FakeClaude, client: anthropic.AsyncAnthropic
+) -> None:
+    text = "x" * (33 * 1024 * 1024)
+    with pytest.raises(anthropic.APIStatusError) as err:
+        await client.messages.create(
+            model=MODEL, max_tokens=50, messages=[{"role": "user", "content": text}]
+        )
+    assert err.value.status_code == 413 and err.value.type == "request_too_large"
+    assert claude.responses == []
+
+
+async def test_a_prompt_past_the_context_window_is_refused_in_the_apis_words(
+    claude: FakeClaude, client: anthropic.AsyncAnthropic
+) -> None:
+    claude.context_window = 1000
+    fits: Any = [{"role": "user", "content": "x" * 2000}]  # ~500 tokens
+    await client.messages.create(model=MODEL, max_tokens=100, messages=fits)
+    with pytest.raises(anthropic.BadRequestError) as over:
+        await client.messages.create(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "x" * 8000}]
+        )
+    assert over.value.type == "invalid_request_error"
+    assert re.fullmatch(r"prompt is too long: \d+ tokens > 1000 maximum", over.value.api_message)
+    with pytest.raises(anthropic.BadRequestError, match=r"input length and `max_tokens` exceed"):
+        await client.messages.create(model=MODEL, max_tokens=600, messages=fits)
+    data = base64.b64encode(image_bytes("PNG", (1400, 1400))).decode()  # 2,500 tokens
+    picture: Any = {"type": "image", "source": {"type": "base64", "media_type": "image/png"}}
+    picture["source"]["data"] = data
+    with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):
+        await client.messages.create(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": [picture]}]
+        )
+
+
+@pytest.mark.parametrize("how", ["eof", "reset", "garbage"])
+async def test_a_broken_stream_never_ends_in_message_stop(
+    claude: FakeClaude, client: anthropic.AsyncAnthropic, how: str
+) -> None:
+    claude.break_stream(how, after_chunks=2)
+    seen: list[str] = []
+    final = None
+    with contextlib.suppress(Exception):
+        async with client.messages.stream(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            async for text in stream.text_stream:
+                seen.append(text)
+            final = await stream.get_final_message()
+    assert len(seen) == 2
+    # Cut short cleanly the SDK finishes without a stop reason; otherwise it raises.
+    assert (final is not None and final.stop_reason is None) is (how == "eof")
+    assert claude.responses == []
+
+
 async def test_auth(claude: FakeClaude) -> None:
     async with anthropic.AsyncAnthropic(api_key="wrong", base_url=claude.base_url) as bad:
         with pytest.raises(anthropic.AuthenticationError):
@@ -229,8 +306,10 @@ async def test_auth_test_and_tokens(slack: FakeSlack, web: AsyncWebClient) -> No
 
 async def test_post_and_update(slack: FakeSlack, web: AsyncWebClient) -> None:
     posted = await web.chat_postMessage(channel="C1", thread_ts="1700000000.000100", text="hi")
-    with pytest.raises(SlackApiError, match="invalid_arguments"):
+    with pytest.raises(SlackApiError, match="markdown_text_conflict"):
         await web.chat_postMessage(channel="C1", text="x", markdown_text="**x**")
+    with pytest.raises(SlackApiError, match="markdown_text_conflict"):
+        await web.chat_postMessage(channel="C1", markdown_text="**x**", blocks=[])
     with pytest.raises(SlackApiError, match="msg_too_long"):
         await web.chat_postMessage(channel="C1", markdown_text="x" * 12_001)
     with (
@@ -594,6 +673,42 @@ async def test_blocks_keep_text_and_markdown_blocks(slack: FakeSlack, web: Async
     await web.chat_stopStream(channel="D1", ts=started["ts"], blocks=json.dumps([md]))
     assert slack.message(started["ts"]).blocks == [md]
     assert slack.reply_texts("D1", "2.0") == ["**Answer**"]  # only blocks: their text
+
+
+async def test_block_kit_limits_are_checked_as_slack_checks_them(web: AsyncWebClient) -> None:
+    def select(options: list[Any], action_id: str = "pick") -> Json:
+        return {"type": "static_select", "action_id": action_id, "options": options}
+
+    def option(text: str, value: str = "v") -> Json:
+        return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}
+    header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}}
+    ok = [section, header, {"type": "actions", "elements": [select([option("o" * 75, "v" * 150)])]}]
+    await web.chat_postMessage(channel="C1", text="fits", blocks=ok)
+    too_long = [
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+        [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+        [{"type": "actions", "elements": [select([option("o" * 76)])]}],
+        [{"type": "actions", "elements": [select([option("o", "v" * 151)])]}],
+        [{"type": "actions", "elements": [select([option("a")]), select([option("b")])]}],
+    ]
+    for blocks in too_long:
+        with pytest.raises(SlackApiError, match="invalid_blocks") as err:
+            await web.chat_postMessage(channel="C1", text="x", blocks=blocks)
+        assert err.value.response["response_metadata"]["messages"]
+
+
+async def test_mentions_that_notify_are_found_wherever_they_are_posted(
+    slack: FakeSlack, web: AsyncWebClient
+) -> None:
+    await web.chat_postMessage(channel="C1", markdown_text="plain <#C1> and a@here.com")
+    assert slack.notified() == []
+    stream = await web.chat_startStream(channel="D1", thread_ts="1.0", markdown_text="hey <!cha")
+    await web.chat_appendStream(channel="D1", ts=stream["ts"], markdown_text="nnel> and @here")
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "ping <@U0BOB|bob>"}}
+    await web.chat_postMessage(channel="C1", text="<!subteam^S0OPS>", blocks=[section])
+    assert slack.notified() == ["<!channel>", "@here", "<!subteam^S0OPS>", "<@U0BOB|bob>"]
 
 
 async def test_chat_delete(slack: FakeSlack, web: AsyncWebClient) -> None:

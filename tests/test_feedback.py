@@ -12,7 +12,7 @@ DM = "D0ALICE"
 
 
 async def metrics(harness: Harness) -> str:
-    async with harness.http.get(f"{harness.bot.url}/metrics") as response:
+    async with harness.http.get(harness.bot.metrics_url) as response:
         return await response.text()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import aiohttp
+import aiohttp.abc
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -13,6 +15,7 @@ from bot.errors import FileRefused
 from bot.models import SlackFile
 from bot.slack.files import SlackFileFetcher
 from tests import samples
+from tests.fakes import FakeSlack
 from tests.harness import CHANNEL, Harness, answer
 
 
@@ -55,6 +58,21 @@ async def test_slack_connect_files_are_resolved_with_files_info(harness: Harness
 
     assert await harness.replies(msg["ts"]) == [answer(1, 1)]
     assert harness.slack.calls_to("files.info")[0].args["file"] == "F1"
+
+
+async def test_a_refused_slack_connect_file_is_named_as_files_info_names_it(
+    harness: Harness,
+) -> None:
+    archive = samples.zip_archive()
+    shared = harness.slack.add_file(
+        "F0CONNECT", "q3-logs.zip", archive, "application/zip", file_access="check_file_info"
+    )
+    assert "name" not in shared  # the event lists only the id
+    msg = await harness.mention("what is in here?", files=[shared])
+
+    (reply,) = await harness.replies(msg["ts"])
+    assert reply.startswith("I couldn't use *q3-logs.zip*: it is a ZIP archive")
+    assert "F0CONNECT" not in reply
 
 
 async def test_the_same_picture_in_two_threads_is_uploaded_once(harness: Harness) -> None:
@@ -200,3 +218,52 @@ async def test_a_broken_file_host_answer_never_puts_the_token_in_the_log(
 
     assert "download of F1 failed: ClientResponseError" in caplog.text
     assert token not in caplog.text
+
+
+class _NamesToLoopback(aiohttp.abc.AbstractResolver):
+    """A resolver that sends every name to 127.0.0.1: a host on the network, as far as the
+    fetcher can tell from its name, but reaching the fake file host."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: int = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_token_never_travels_over_plain_http_beyond_this_machine(
+    slack: FakeSlack,
+) -> None:
+    hosted = slack.add_file("F1", "a.png", samples.png())
+    port = slack.file_host().rpartition(":")[2]
+    plain = f"http://files.example.test:{port}/files-pri/{slack.team_id}-F1/download/a.png"
+    connector = aiohttp.TCPConnector(resolver=_NamesToLoopback())
+    async with aiohttp.ClientSession(connector=connector) as http:
+        fetcher = SlackFileFetcher(
+            http,
+            AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
+            token=slack.bot_token,
+            allowed_hosts=("files.example.test",),  # an allowed host, but not over https
+            max_bytes=1_000_000,
+            timeout_seconds=5,
+        )
+        file = SlackFile(id="F1", name="a.png", url_private_download=plain)
+        with pytest.raises(FileRefused, match="not a Slack file host I trust"):
+            await fetcher.fetch(file)
+        # The same host by its loopback address is a local fake: plain http is fine there.
+        local = SlackFile(id="F1", name="a.png", url_private_download=hosted["url_private"])
+        fetcher.allowed_hosts.add(slack.file_hostname())
+        assert await fetcher.fetch(local) == samples.png()
+
+    assert [r.path for r in slack.file_requests] == [f"/files-pri/{slack.team_id}-F1/a.png"]

@@ -27,11 +27,13 @@ from tests.test_startup import closed_port
 async def test_probes_scrapes_and_sdk_requests_stay_out_of_the_log(
     slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path, level: str
 ) -> None:
-    async with serving(slack, claude, tmp_path, LOG_LEVEL=level) as (process, harness):
+    metrics = free_port()
+    env = {"LOG_LEVEL": level, "METRICS_PORT": str(metrics)}
+    async with serving(slack, claude, tmp_path, **env) as (process, harness):
         for _ in range(3):
             async with harness.http.get(f"{harness.url}/healthz") as response:
                 assert response.status == 200
-            async with harness.http.get(f"{harness.url}/metrics") as response:
+            async with harness.http.get(f"http://127.0.0.1:{metrics}/metrics") as response:
                 assert response.status == 200
         shot = slack.add_file("F1", "a.png", samples.png())
         msg = await harness.mention("what is this?", files=[shot])

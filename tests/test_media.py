@@ -209,7 +209,9 @@ async def test_a_thread_of_pdfs_keeps_each_request_within_100_pages(harness: Har
     replies = await harness.replies(msg["ts"])
 
     assert len(replies) == 2 and "Answer 2" in replies[1]
-    assert "100 PDF pages) I left out the oldest: q1.pdf" in replies[1]
+    assert (
+        "100 PDF pages, what the model reads at once) I left out the oldest: q1.pdf" in replies[1]
+    )
     documents = [
         b
         for m in harness.claude.requests[-1]["messages"]

@@ -7,8 +7,10 @@ import logging
 
 import pytest
 
+from bot.models import ThreadRef
+from bot.store import keys
 from tests import samples
-from tests.harness import CHANNEL, Harness, next_ts
+from tests.harness import CHANNEL, TEAM, Harness, next_ts
 
 FOOTER = "_Template: describe_"
 
@@ -100,6 +102,25 @@ async def test_an_error_mid_answer_keeps_the_partial_text_and_says_what_happened
     (reply,) = harness.slack.reply_texts(CHANNEL, ts)
     assert reply.startswith(harness.claude.reply[:16])
     assert "try again in a minute" in reply
+
+
+@pytest.mark.parametrize("how", ["eof", "reset", "garbage"])
+async def test_a_stream_that_breaks_off_is_not_taken_for_the_whole_answer(
+    harness: Harness, how: str
+) -> None:
+    harness.claude.reply = "Here is the first part of a long answer that gets cut."
+    harness.claude.break_stream(how, after_chunks=2)
+    ts = await ask(harness)
+
+    (reply,) = harness.slack.reply_texts(CHANNEL, ts)
+    assert reply.startswith(harness.claude.reply[:16])
+    assert reply.endswith(
+        "_My connection to Claude broke off before the answer was complete. Please ask again._"
+    )
+    assert FOOTER not in reply
+    # Not remembered as an answer, so no later question builds on half of one.
+    thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=ts)
+    assert await harness.bot.services.redis.llen(keys.turns(thread)) == 0
 
 
 async def test_a_bad_api_key_is_reported_without_the_key(harness: Harness) -> None:

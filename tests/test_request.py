@@ -79,3 +79,21 @@ def test_pdfs_ask_for_citations_only_where_the_platform_gives_them() -> None:
     assert document["citations"] == {"enabled": True} and document["title"] == "q3.pdf"
     assert "citations" not in image  # images can't be cited
     assert all("citations" not in b for b in plain["messages"][0]["content"])
+
+
+def test_long_answers_past_the_token_budget_cut_the_oldest_messages_in_steps() -> None:
+    history = thread(15)
+    for turn in history[1::2]:
+        turn.text = "A long answer about the screenshot. " * 60  # ~2,200 characters
+    question = Turn(role="user", text="and the last line?", files=[screenshot_ref()])
+
+    sent = plan(history, question, token_budget=6_000)
+
+    assert sent.tokens() <= 6_000
+    assert sent.oldest_dropped > 0 and sent.oldest_dropped % TRIM_STEP == 0
+    assert sent.turns[0].role == "user" and sent.turns[-1].text == "and the last line?"
+    assert sent.turns[-1].files == [screenshot_ref()]  # the question's own file always goes
+    assert sent.turns[0].text.startswith(f"[{sent.oldest_dropped} earlier messages")
+    # The cut moves in steps: a few more exchanges leave it where it was.
+    later = plan([*history, question, Turn(role="assistant", text="ok")], question, None, 6_000)
+    assert later.oldest_dropped == sent.oldest_dropped

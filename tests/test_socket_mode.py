@@ -99,18 +99,21 @@ async def test_sigterm_finishes_the_answer_in_flight_closes_the_socket_and_exits
     assert await _finished(slack, ts)
 
 
-async def test_socket_mode_serves_health_and_metrics_on_the_port_given(
+async def test_socket_mode_serves_health_on_the_port_given_and_metrics_on_their_own(
     slack: FakeSlack, claude: FakeClaude, redis: object, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, metrics = free_port(), free_port()
     env = bot_env(slack, claude, SLACK_APP_TOKEN=slack.app_token, REDIS_URL=TEST_REDIS_URL)
+    env["METRICS_PORT"] = str(metrics)
     process = await spawn("socket", "--port", str(port), env=env, cwd=tmp_path)
     try:
         assert await slack.wait_socket_connected(timeout=30)
         async with aiohttp.ClientSession() as http:
             await wait_healthy(http, f"http://127.0.0.1:{port}", timeout=10)
-            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            async with http.get(f"http://127.0.0.1:{metrics}/metrics") as response:
                 assert "vision_bot_turns" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 404
             async with http.post(f"http://127.0.0.1:{port}/slack/events", data="{}") as response:
                 assert response.status in (404, 405)  # events come over the socket only
         process.send_signal(signal.SIGTERM)

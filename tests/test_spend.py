@@ -56,7 +56,7 @@ def answered(replies: list[str]) -> bool:
 
 
 async def metrics(harness: Harness, bot: int = 0) -> str:
-    async with harness.http.get(f"{harness.bots[bot].url}/metrics") as response:
+    async with harness.http.get(harness.bots[bot].metrics_url) as response:
         return await response.text()
 
 

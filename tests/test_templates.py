@@ -56,6 +56,8 @@ def test_a_templates_file_adds_and_replaces(tmp_path: Path) -> None:
             "line 1, template 'x': unknown key 'colour'",
         ),
         ("'no spaces please':\n  description: d\n  prompt: p\n", "letters, digits"),
+        # Slack refuses a menu whose option value is over 150 characters (text over 75).
+        (f"{'t' * 76}:\n  description: d\n  prompt: p\n", "at most 75 characters"),
         ("y: just a string\n", "line 1, template 'y': expected a mapping"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anthropic
 
+from bot.claude.window import TooLong, too_long
 from bot.errors import ClaudeRejected, ClaudeUnavailable, LinkUnreachable
 
 _BUSY = "Claude is overloaded or rate-limited right now. Please try again in a minute."
@@ -13,6 +14,18 @@ _KEY = (
     "and the workspace's access."
 )
 _TRANSIENT = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+_TOO_LONG = (
+    "This question and what it needs from the thread are more than the model can read at "
+    "once. Ask about fewer files or pages at a time, or start a new thread with just those."
+)
+
+
+class ContextTooLong(ClaudeRejected):
+    """Claude counted more tokens in the prompt than the model reads at once."""
+
+    def __init__(self, counted: TooLong) -> None:
+        super().__init__(_TOO_LONG)
+        self.counted = counted
 
 
 class FileGone(Exception):
@@ -44,6 +57,8 @@ def translate_error(exc: anthropic.APIError) -> Exception:
             "with just the images you need."
         )
     detail = exc.api_message or "no reason given"
+    if exc.status_code == 400 and (counted := too_long(detail)):
+        return ContextTooLong(counted)
     if exc.status_code == 400 and "download" in detail.lower():
         return LinkUnreachable(
             f"Claude couldn't download an image link ({detail}). Upload the image to Slack instead."

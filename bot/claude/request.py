@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.claude import window
 from bot.media.prepare import MAX_PDF_PAGES
 from bot.models import FileRef, Turn
 
@@ -35,6 +36,7 @@ class Plan:
     turns: list[Turn]
     left_out: dict[int, set[int]]  # file positions by turn index
     dropped_messages: int = 0
+    oldest_dropped: int = 0  # messages cut from the start to fit the context window
 
     def sent_files(self) -> list[FileRef]:
         """Every file the request carries, in the order Claude sees them."""
@@ -49,6 +51,10 @@ class Plan:
         """The images the request carries, numbered as Claude sees them."""
         return [ref for ref in self.sent_files() if ref.kind == "image"]
 
+    def tokens(self) -> int:
+        """What the planned messages take, estimated (the system prompt not included)."""
+        return window.plan_tokens(self.turns, self.left_out)
+
     def left_out_names(self) -> list[str]:
         """Names of the files left out, oldest first."""
         return [
@@ -58,10 +64,15 @@ class Plan:
         ]
 
 
-def plan(history: list[Turn], question: Turn, byte_budget: int | None = None) -> Plan:
-    """Fit the conversation into one request's message, image and byte limits."""
+def plan(
+    history: list[Turn],
+    question: Turn,
+    byte_budget: int | None = None,
+    token_budget: int | None = None,
+) -> Plan:
+    """Fit the conversation into one request's message, image, byte and token limits."""
     # At most MAX_MESSAGES messages and MAX_IMAGES images, and when files travel inline,
-    # `byte_budget` bytes of base64.
+    # `byte_budget` bytes of base64; its messages within `token_budget` tokens (estimated).
     turns = [*history, question]
     dropped = 0
     if len(turns) > MAX_MESSAGES:
@@ -74,7 +85,15 @@ def plan(history: list[Turn], question: Turn, byte_budget: int | None = None) ->
             first_recent.model_copy(update={"text": note + first_recent.text}),
             *turns[3 + dropped :],
         ]
-    return Plan(turns, _left_out_files(turns, byte_budget), dropped)
+    left_out = _left_out_files(turns, byte_budget)
+    if token_budget is None:
+        return Plan(turns, left_out, dropped)
+    fitted, left_out, cut = window.fit(turns, left_out, token_budget, TRIM_STEP)
+    if cut:
+        unsent = len(history) + 1 - len(fitted)
+        note = f"[{unsent} earlier messages of this thread are left out of this request.]\n\n"
+        fitted[0] = fitted[0].model_copy(update={"text": note + fitted[0].text})
+    return Plan(fitted, left_out, dropped, cut)
 
 
 def build_request(
@@ -103,7 +122,7 @@ def build_request(
         "model": model,
         "max_tokens": max_tokens,
         # The template is the system prompt, so the user's own words stay the question.
-        "system": f"{SYSTEM_PROMPT}\n\n{template_prompt}" if template_prompt else SYSTEM_PROMPT,
+        "system": system_prompt(template_prompt),
         "messages": _merged(messages),
     }
     # Caches the growing prefix, so follow-ups re-read the images' tokens cheaply. The
@@ -115,6 +134,11 @@ def build_request(
     return request
 
 
+def system_prompt(template_prompt: str | None) -> str:
+    """The request's system prompt: the bot's, then the template's."""
+    return f"{SYSTEM_PROMPT}\n\n{template_prompt}" if template_prompt else SYSTEM_PROMPT
+
+
 def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set[int]]:
     """The oldest files past the image count, the PDF page limit or the inline byte budget."""
     left_out: dict[int, set[int]] = {}
@@ -123,7 +147,7 @@ def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set
         (t, f, ref) for t, turn in enumerate(turns) for f, ref in enumerate(turn.files)
     ][::-1]
     for t, f, ref in newest_first:
-        cost = _base64_size(ref.size) if byte_budget is not None and not ref.url else 0
+        cost = base64_size(ref.size) if byte_budget is not None and not ref.url else 0
         over_count = ref.kind == "image" and images >= MAX_IMAGES
         over_pages = pages + (ref.pages or 0) > MAX_PDF_PAGES
         if over_count or over_pages or (byte_budget is not None and spent + cost > byte_budget):
@@ -135,7 +159,8 @@ def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set
     return left_out
 
 
-def _base64_size(size: int) -> int:
+def base64_size(size: int) -> int:
+    """How many bytes `size` bytes take once base64-encoded."""
     return 4 * -(-size // 3)
 
 

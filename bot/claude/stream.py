@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anthropic
+from anthropic.lib.streaming import ParsedMessageStreamEvent
 from anthropic.types import Message
 
 from bot.claude.citations import PageCitation, page_citations
 from bot.claude.errors import translate_error
+from bot.errors import ClaudeUnavailable
 
 if TYPE_CHECKING:
     from bot.claude.client import ClaudeClient
 
 logger = logging.getLogger(__name__)
+
+BROKEN_OFF = "My connection to Claude broke off before the answer was complete. Please ask again."
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ async def stream_answer(
     parts: list[str] = []
     try:
         async with client.messages.stream(**request) as stream:
-            async for event in stream:
+            events = aiter(stream)
+            while (event := await _next_event(events)) is not None:
                 if event.type == "message_start" and on_start is not None:
                     await on_start()  # Claude has read the request and begins to answer
                 elif event.type == "text":
@@ -58,6 +63,11 @@ async def stream_answer(
             final = await stream.get_final_message()
     except anthropic.APIError as exc:
         raise translate_error(exc) from exc
+    if final.stop_reason is None:
+        # The body ended before `message_stop` (a proxy or load balancer cut it short): the
+        # SDK returns what came, which is not the whole answer.
+        logger.warning("Claude's stream ended without a stop reason after %d parts", len(parts))
+        raise ClaudeUnavailable(BROKEN_OFF)
     return Streamed("".join(parts), _usage(final), page_citations(final))
 
 
@@ -69,3 +79,35 @@ def _usage(final: Message) -> Usage:
         cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
         output_tokens=usage.output_tokens,
     )
+
+
+async def _next_words(words: AsyncIterator[str]) -> str | None:
+    """The stream's next text, None at its end; a broken stream is a user-facing error."""
+    try:
+        return await anext(words)
+    except StopAsyncIteration:
+        return None
+    except anthropic.APIError:
+        raise
+    except Exception as exc:
+        # The connection dropped mid-body, or an event didn't parse: the SDK raises its HTTP
+        # library's error or the JSON decoder's, not an APIError, and retries nothing.
+        logger.warning("Claude's stream broke off: %s: %s", type(exc).__name__, exc)
+        raise ClaudeUnavailable(BROKEN_OFF) from exc
+
+
+async def _next_event(
+    events: AsyncIterator[ParsedMessageStreamEvent[Any]],
+) -> ParsedMessageStreamEvent[Any] | None:
+    """The stream's next event, None at its end; a broken stream is a user-facing error."""
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        return None
+    except anthropic.APIError:
+        raise
+    except Exception as exc:
+        # The connection dropped mid-body, or an event didn't parse: the SDK raises its HTTP
+        # library's error or the JSON decoder's, not an APIError, and retries nothing.
+        logger.warning("Claude's stream broke off: %s: %s", type(exc).__name__, exc)
+        raise ClaudeUnavailable(BROKEN_OFF) from exc

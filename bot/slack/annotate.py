@@ -13,6 +13,7 @@ from bot.errors import FileRefused
 from bot.media import locate
 from bot.models import FileRef, Job, SlackFile
 from bot.slack.files import SlackFileFetcher
+from bot.slack.text import inert
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Annotator:
                     thread_ts=job.thread_ts,
                     file=png,
                     filename=f"{PurePath(ref.name).stem}-located.png",
-                    title=f"{ref.name}: regions {', '.join(str(b.n) for b in boxes)}",
+                    title=inert(f"{ref.name}: regions {', '.join(str(b.n) for b in boxes)}"),
                 )
             except FileRefused as exc:
                 notes.append(f"I couldn't mark up {ref.name}: {exc.reason}")

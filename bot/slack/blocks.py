@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_sdk.models.blocks import (
@@ -183,3 +184,61 @@ def _cut(text: str, room: int) -> str:
         if used > room:
             return text[:index] + "…"
     return text
+
+
+@dataclass(frozen=True)
+class ModalSubmission:
+    """What the shortcut's modal was submitted with, and the message it asks about."""
+
+    channel_id: str
+    message_ts: str
+    thread_ts: str
+    file_ids: list[str]
+    template: str | None
+    question: str
+    message_text: str = ""
+    response_url: str = ""
+
+
+def read_modal(view: dict[str, Any]) -> ModalSubmission | None:
+    """The submission, or None for a modal this version can't read (another version's)."""
+    try:
+        metadata = json.loads(view["private_metadata"])
+        values = view["state"]["values"]
+        choice = values[MODAL_TEMPLATE_BLOCK][MODAL_TEMPLATE_ACTION]
+        question = values[MODAL_QUESTION_BLOCK][MODAL_QUESTION_ACTION]
+        files = metadata["files"]
+        submission = ModalSubmission(
+            channel_id=str(metadata["channel"]),
+            message_ts=str(metadata["ts"]),
+            thread_ts=str(metadata["thread_ts"]),
+            file_ids=[str(f) for f in files],
+            template=(choice.get("selected_option") or {}).get("value"),
+            question=str(question.get("value") or ""),
+            message_text=str(metadata.get("text") or ""),  # none in older versions' modals
+            response_url=str(metadata.get("response_url") or ""),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return submission
+
+
+def outdated_modal() -> dict[str, Any]:
+    """What a modal this version can't read turns into: why, and what to do."""
+    return {
+        "type": "modal",
+        "callback_id": f"{MODAL}_outdated",
+        "title": {"type": "plain_text", "text": "Ask Claude"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "This form was opened before the bot was updated, and I can't "
+                    "read it any more. Close it and choose *Ask Claude about this…* on the "
+                    "message again.",
+                },
+            }
+        ],
+    }

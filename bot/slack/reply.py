@@ -11,6 +11,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.text import inert, inert_blocks, inert_stream
+
 logger = logging.getLogger(__name__)
 
 # markdown_text takes 12,000 characters; leave room for a footer and a continuation mark.
@@ -168,7 +170,7 @@ class ThreadReply:
             if (wait := self._last_sync - time.monotonic()) > 0:
                 await asyncio.sleep(wait)  # backing off from a 429: the last words wait too
             try:
-                await self._flush(defer_edit=defer_edit)
+                await self._flush(defer_edit=defer_edit, final=True)
                 break
             except SlackApiError as exc:
                 if exc.response.get("error") != "ratelimited" or attempt == FINAL_TRIES:
@@ -180,7 +182,9 @@ class ThreadReply:
     async def post(self, text: str) -> None:
         """A single complete message in the thread (notes and errors)."""
         response = await self.slack.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, markdown_text=text[:MESSAGE_LIMIT]
+            channel=self.channel,
+            thread_ts=self.thread_ts,
+            markdown_text=inert(text)[:MESSAGE_LIMIT],
         )
         self.posted.append(str(response["ts"]))
 
@@ -197,18 +201,24 @@ class ThreadReply:
         else:
             await self.finish(footer=f"_{text}_")
 
-    async def _flush(self, *, defer_edit: bool = False) -> None:
+    async def _flush(self, *, defer_edit: bool = False, final: bool = False) -> None:
         """Move buffered text into messages, starting a new one when one is full."""
-        # With `defer_edit`, the last edit of a posted message is left to the caller.
-        while len(self._text) + len(self._buffer) > MESSAGE_LIMIT:
-            chunk, self._buffer = _split(self._buffer, MESSAGE_LIMIT - len(self._text))
-            self._text += chunk
-            await self._sync()
-            await self._close()
-        self._text += self._buffer
-        self._buffer = ""
-        if not (defer_edit and self._ts is not None):
-            await self._sync()
+        # With `defer_edit`, the last edit of a posted message is left to the caller. Text
+        # goes out inert (nothing in it notifies anyone); until `final`, an end that the next
+        # words could make a mention ("<!chan" + "nel>") waits in the buffer.
+        self._buffer, held = inert_stream(self._buffer, final=final)
+        try:
+            while len(self._text) + len(self._buffer) > MESSAGE_LIMIT:
+                chunk, self._buffer = _split(self._buffer, MESSAGE_LIMIT - len(self._text))
+                self._text += chunk
+                await self._sync()
+                await self._close()
+            self._text += self._buffer
+            self._buffer = ""
+            if not (defer_edit and self._ts is not None):
+                await self._sync()
+        finally:
+            self._buffer += held  # inert text is inert again: a retry may redo the rest
 
     async def _sync(self) -> None:
         """Bring Slack's copy of the current message up to date."""
@@ -250,6 +260,7 @@ class ThreadReply:
         self.posted.append(self._ts)
 
     async def _close(self, blocks: list[dict[str, Any]] | None = None) -> None:
+        blocks = inert_blocks(blocks) if blocks else blocks
         if self._ts is not None and self._streaming:
             await self.slack.chat_stopStream(channel=self.channel, ts=self._ts, blocks=blocks)
         elif self._ts is not None and blocks:

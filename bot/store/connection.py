@@ -6,13 +6,25 @@ import logging
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote
 
+from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
 
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# Redis is down, restarting, failing over or out of reach: not a bug, nothing to retry at once.
+_UNREACHABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterError,
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+)
 
 
 def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) -> Redis:
@@ -29,7 +41,11 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             return _cluster(url, max_connections)
         # A burst of events must wait for a connection, not fail with MaxConnectionsError.
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=10, decode_responses=True
+            url,
+            max_connections=max_connections,
+            timeout=10,
+            decode_responses=True,
+            retry=_once_more(),
         )
     except ValueError as exc:
         # Our own messages name no part of the URL; redis-py's may quote it, password and all.
@@ -39,6 +55,13 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             "percent-encode special characters in the password (/ → %2F, @ → %40)"
         ) from None
     return Redis(connection_pool=pool)
+
+
+def _once_more() -> Retry:
+    """Retry a command once, at once, on a fresh connection after a connection error."""
+    # After Redis restarts every pooled connection is dead; without this each one fails a
+    # command (a health probe, a question) before the pool replaces it.
+    return Retry(NoBackoff(), 1)
 
 
 class _UrlProblem(ValueError):
@@ -99,6 +122,7 @@ def _sentinel(url: str, max_connections: int) -> Redis:
         db=db,
         max_connections=max_connections,
         timeout=10,
+        retry=_once_more(),
     )
     return cast(Redis, primary)
 
@@ -115,3 +139,9 @@ def _cluster(url: str, max_connections: int) -> Redis:
     )
     # The bot uses only commands and pipelines that RedisCluster routes by key.
     return cast(Redis, cluster)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says Redis can't be reached now (refused, reset, loading, failing over)."""
+    # Sentinel's "no primary" (MasterNotFoundError) and a full pool are ConnectionErrors too.
+    return isinstance(exc, _UNREACHABLE)

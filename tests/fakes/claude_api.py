@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import math
+import re
 import secrets
 import string
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,10 @@ BLOCK_TYPES += ["web_fetch_tool_result", "code_execution_tool_result", "containe
 BLOCK_TYPES += ["bash_code_execution_tool_result", "text_editor_code_execution_tool_result"]
 BLOCK_TYPES += ["tool_search_tool_result"]
 MAX_IMAGE_B64 = 10 * 1024 * 1024  # 10 MB, counted on the base64 form
+MAX_REQUEST_BYTES = 32 * 1024 * 1024  # the Messages API refuses bigger bodies with a 413
+FILE_ID = re.compile(r"file_[A-Za-z0-9]+")
+PDF_PAGE_TOKENS = 1600  # a page's image and text, for the context window (docs: 1,500-3,000)
+STREAM_BREAKS = ("eof", "reset", "garbage")
 DEFAULT_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error"}
 
 
@@ -126,17 +131,21 @@ class FakeClaude:
         # Pages cited when documents ask for citations: (document_index, start, end
         # exclusive); None cites each citable document's first page with text.
         self.cite: list[tuple[int, int, int]] | None = None
+        self.context_window: int | None = None  # tokens; None: never "prompt is too long"
+        self.pdf_page_tokens = PDF_PAGE_TOKENS  # what a page counts (dense pages count more)
+        self.prompt_tokens: list[int] = []  # what each request counted against the window
         self._files: dict[str, _Stored] = {}
         self._cache: set[tuple[str, ...]] = set()
         self._failures: dict[str, list[ApiError]] = {"messages": [], "files": []}
         self._mid_stream: list[tuple[str, str, int]] = []
+        self._breaks: list[tuple[str, int]] = []
         self._answers = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
 
     async def start(self) -> None:
         """Bind to a free loopback port."""
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[self._middleware], client_max_size=2 * MAX_REQUEST_BYTES)
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{file_id}", self._file_meta)
         app.router.add_delete("/v1/files/{file_id}", self._delete_file)
@@ -204,6 +213,16 @@ class FakeClaude:
     ) -> None:
         """Make the next streamed answer send some deltas, then an error event, then close."""
         self._mid_stream.append((error_type, message, after_chunks))
+
+    def break_stream(self, how: str = "eof", after_chunks: int = 2) -> None:
+        """Make the next streamed answer stop after some deltas without `message_stop`.
+
+        "eof" ends the body cleanly there (a proxy cutting the stream short), "reset" drops
+        the connection, "garbage" sends an event whose data is not JSON.
+        """
+        if how not in STREAM_BREAKS:
+            raise ValueError(f"how must be one of {STREAM_BREAKS}")
+        self._breaks.append((how, after_chunks))
 
     @staticmethod
     def blocks(request: Json) -> list[Json]:
@@ -458,7 +477,13 @@ class FakeClaude:
             except (binascii.Error, ValueError):
                 raise _bad(f"{where}.data: Invalid base64 data") from None
         else:
-            stored = self._stored(src.get("file_id"))
+            file_id = src.get("file_id")
+            if file_id is None:
+                raise _bad(f"{where}.file_id: Field required")
+            if not isinstance(file_id, str) or not FILE_ID.fullmatch(file_id):
+                # Only a well-formed id that names no file is a 404.
+                raise _bad(f"{where}.file_id: Invalid file id: {file_id!r}")
+            stored = self._stored(file_id)
             media_type, data = stored.meta["mime_type"], stored.data
         if btype == "document":
             if media_type == "application/pdf" and not data.startswith(b"%PDF-"):
@@ -478,6 +503,25 @@ class FakeClaude:
         if 4 * math.ceil(len(data) / 3) > MAX_IMAGE_B64:
             raise _bad(f"{where}: image exceeds 10 MB maximum")
         scan.dims.append((path, *size))
+
+    def _check_context(self, body: Json, scan: _Scan) -> None:
+        """Refuse a prompt past the context window, in the API's words."""
+        text = [body.get("system") or "", *(m.get("content") for m in body["messages"])]
+        tokens = sum(self._tokens(t) for t in text) - 1000 * (scan.images + scan.documents)
+        tokens += sum(math.ceil(w / 28) * math.ceil(h / 28) for _, w, h in scan.dims)
+        tokens += self.pdf_page_tokens * scan.pdf_pages + 3 * len(body["messages"])
+        self.prompt_tokens.append(tokens)
+        window = self.context_window
+        if window is None:
+            return
+        if tokens > window:
+            raise _bad(f"prompt is too long: {tokens} tokens > {window} maximum")
+        if tokens + body["max_tokens"] > window:
+            raise _bad(
+                f"input length and `max_tokens` exceed context limit: {tokens} + "
+                f"{body['max_tokens']} > {window}, decrease input length or `max_tokens` "
+                "and try again"
+            )
 
     # ----- /v1/messages: usage, caching, answers -----
     @staticmethod
@@ -531,6 +575,11 @@ class FakeClaude:
         return f"I see {scan.images} image(s){docs}. **Answer {self._answers}.**"
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
+        if len(await request.read()) > MAX_REQUEST_BYTES:
+            self.requests.append({"too_large": request.content_length})
+            raise ApiError(
+                413, "request_too_large", "Request exceeds the maximum allowed number of bytes."
+            )
         try:
             body = await request.json()
         except ValueError:
@@ -541,6 +590,7 @@ class FakeClaude:
         self.request_headers.append(dict(request.headers))
         self._take_failure("messages")
         scan = self._validate(body)
+        self._check_context(body, scan)
         self._answers += 1  # numbers every answer begun, interrupted streams included
         text, stop = self._reply_text(body, scan), "end_turn"
         if self.enforce_max_tokens and math.ceil(len(text) / 4) > body["max_tokens"]:
@@ -569,6 +619,7 @@ class FakeClaude:
 
         usage, fail = message["usage"], self._mid_stream.pop(0) if self._mid_stream else None
         deltas = 0  # text deltas sent, for fail_mid_stream
+        broken = self._breaks.pop(0) if self._breaks and fail is None else None
         with contextlib.suppress(ConnectionResetError):  # the client went away mid-stream
             start = {
                 **message,
@@ -588,6 +639,9 @@ class FakeClaude:
                     delta = {"type": "citations_delta", "citation": citation}
                     await send("content_block_delta", {"index": index, "delta": delta})
                 for piece in self._pieces(block["text"]):
+                    if broken is not None and deltas == broken[1]:
+                        await self._break(request, resp, broken[0])
+                        return resp
                     if fail is not None and deltas == fail[2]:
                         error = {"type": fail[0], "message": fail[1]}
                         await send("error", {"error": error, "request_id": rid})
@@ -597,6 +651,9 @@ class FakeClaude:
                     deltas += 1
                     if self.chunk_delay:
                         await asyncio.sleep(self.chunk_delay)
+                if broken is not None and index == len(message["content"]) - 1:
+                    await self._break(request, resp, broken[0])
+                    return resp
                 if fail is not None and index == len(message["content"]) - 1:
                     error = {"type": fail[0], "message": fail[1]}
                     await send("error", {"error": error, "request_id": rid})
@@ -612,3 +669,14 @@ class FakeClaude:
     def _pieces(self, text: str) -> list[str]:
         size = max(1, self.chunk_size)
         return [text[i : i + size] for i in range(0, len(text), size)]
+
+    @staticmethod
+    async def _break(request: web.Request, resp: web.StreamResponse, how: str) -> None:
+        """End a stream the way a broken connection or proxy would."""
+        if how == "garbage":
+            await resp.write(b'event: content_block_delta\ndata: {"type": "content_blo\n\n')
+            await resp.write_eof()
+        elif how == "reset" and request.transport is not None:
+            request.transport.abort()  # mid-body: the chunked encoding never ends
+        else:
+            await resp.write_eof()

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import mimetypes
+import re
 import secrets
 import time
 import uuid
@@ -36,8 +37,17 @@ JSON_STRING_FIELDS = (
 )
 CHUNK_TYPES = ("markdown_text", "plan_update", "task_update", "blocks")
 MARKDOWN_LIMIT, TEXT_LIMIT = 12_000, 40_000
+# Block Kit's documented limits (characters), checked the way Slack checks them.
+SECTION_TEXT_LIMIT, FIELD_TEXT_LIMIT, HEADER_TEXT_LIMIT = 3000, 2000, 150
+OPTION_TEXT_LIMIT, OPTION_VALUE_LIMIT, PLACEHOLDER_LIMIT, ACTION_ID_LIMIT = 75, 150, 150, 255
+# What notifies people when Slack renders a message: special and user mentions in Slack's
+# markup, and (conservatively) the bare words Slack links with link_names.
+NOTIFYING = re.compile(
+    r"<!(?:here|channel|everyone|group)(?:\|[^>]*)?>|<!subteam\^[A-Za-z0-9]+(?:\|[^>]*)?>"
+    r"|<@[UWB][A-Za-z0-9]+(?:\|[^>]*)?>|(?<![\w\u2060])@(?:here|channel|everyone)\b"
+)
 VIEW_TITLE_LIMIT, VIEW_BLOCKS_LIMIT, MESSAGE_BLOCKS_LIMIT = 24, 100, 50
-SECTION_TEXT_LIMIT, HEADER_TEXT_LIMIT, CONTEXT_ELEMENTS_LIMIT = 3000, 150, 10
+CONTEXT_ELEMENTS_LIMIT = 10
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>
 <body><div id="page_contents"><h1>Sign in to Slack</h1>
@@ -177,7 +187,8 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
     ):
         raise _Fail("invalid_blocks")
     markdown = 0
-    for block in blocks:
+    problems: list[str] = []
+    for i, block in enumerate(blocks):
         if block["type"] == "markdown":
             if not isinstance(block.get("text"), str) or not block["text"]:
                 raise _Fail("invalid_blocks")
@@ -186,14 +197,15 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
             text, fields = block.get("text"), block.get("fields")
             if not _text_of(text) and not (isinstance(fields, list) and fields):
                 raise _Fail("invalid_blocks")
-            if len(_text_of(text)) > SECTION_TEXT_LIMIT:
-                raise _Fail("invalid_blocks")
+            problems += _too_long(_text_of(text), SECTION_TEXT_LIMIT, f"/blocks/{i}/text/text")
+            for j, item in enumerate(fields if isinstance(fields, list) else []):
+                where = f"/blocks/{i}/fields/{j}/text"
+                problems += _too_long(_text_of(item), FIELD_TEXT_LIMIT, where)
         elif block["type"] == "header":
             text = block.get("text")
-            if not isinstance(text, dict) or text.get("type") != "plain_text":
+            if not isinstance(text, dict) or text.get("type") != "plain_text" or not _text_of(text):
                 raise _Fail("invalid_blocks")
-            if not 0 < len(_text_of(text)) <= HEADER_TEXT_LIMIT:
-                raise _Fail("invalid_blocks")
+            problems += _too_long(_text_of(text), HEADER_TEXT_LIMIT, f"/blocks/{i}/text/text")
         elif block["type"] == "context":
             elements = block.get("elements")
             if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_ELEMENTS_LIMIT:
@@ -208,7 +220,62 @@ def _check_blocks(blocks: Any, limit: int = MESSAGE_BLOCKS_LIMIT) -> list[Json]:
             raise _Fail("invalid_blocks")
         if "initial_option" in select and select["initial_option"] not in options:
             raise _Fail("invalid_blocks")  # Slack: must match one of the options exactly
+        for option in [*options, select.get("initial_option")]:
+            if isinstance(option, dict):
+                problems += _too_long(_text_of(option.get("text")), OPTION_TEXT_LIMIT, "option")
+                problems += _too_long(str(option.get("value", "")), OPTION_VALUE_LIMIT, "value")
+        placeholder = _text_of(select.get("placeholder"))
+        problems += _too_long(placeholder, PLACEHOLDER_LIMIT, "placeholder")
+    problems += _action_id_problems(blocks)
+    if problems:
+        raise _Fail("invalid_blocks", messages=problems)
     return blocks
+
+
+def _too_long(text: str, limit: int, pointer: str) -> list[str]:
+    if len(text) <= limit:
+        return []
+    return [f"[ERROR] must be less than {limit + 1} characters [json-pointer:{pointer}]"]
+
+
+def _action_id_problems(blocks: list[Json]) -> list[str]:
+    """Slack refuses two interactive elements with one action_id in a message or view."""
+    seen: set[str] = set()
+    problems: list[str] = []
+    for block in blocks:
+        candidates = [block.get("accessory"), block.get("element"), *block.get("elements", [])]
+        for element in candidates:
+            action_id = element.get("action_id") if isinstance(element, dict) else None
+            if not isinstance(action_id, str):
+                continue
+            if action_id in seen:
+                problems.append(f"[ERROR] duplicate action_id: {action_id}")
+            seen.add(action_id)
+            problems += _too_long(action_id, ACTION_ID_LIMIT, "action_id")
+    return problems
+
+
+def notifications(text: str) -> list[str]:
+    """The mentions in `text` that would notify someone."""
+    return NOTIFYING.findall(text)
+
+
+def _notifying_text(blocks: list[Json] | None) -> str:
+    """The text of blocks Slack parses for mentions: mrkdwn text objects, markdown blocks."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("type") in ("mrkdwn", "markdown") and isinstance(value.get("text"), str):
+                found.append(value["text"])
+            for inner in value.values():
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(blocks or [])
+    return "\n".join(found)
 
 
 def _elements(blocks: list[Json], kind: str) -> list[Json]:
@@ -413,6 +480,15 @@ class FakeSlack(AgentSurfaces):
         """Texts of the bot's DMs to a user, oldest first."""
         return [m.text for m in self.messages(self.dm_channel(user_id))]
 
+    def notified(self) -> list[str]:
+        """Every mention in what the bot posted that would notify someone in Slack."""
+        found: list[str] = []
+        for m in self._messages.values():
+            found += notifications(f"{m.text}\n{_notifying_text(m.blocks)}")  # chunks in text
+        for _, body in self.hook_posts:
+            found += notifications(str(body.get("text", "")) + _notifying_text(body.get("blocks")))
+        return found
+
     def reply_texts(self, channel: str, thread_ts: str) -> list[str]:
         """Rendered texts of the bot's replies in a thread."""
         return [m.text for m in self.messages(channel, thread_ts)]
@@ -559,7 +635,7 @@ class FakeSlack(AgentSurfaces):
         md, text, blocks = args.get("markdown_text"), args.get("text"), args.get("blocks")
         if md is not None:
             if text is not None or blocks is not None:
-                raise _Fail("invalid_arguments")
+                raise _Fail("markdown_text_conflict")
             if not isinstance(md, str) or not md:
                 raise _Fail("no_text")
             if len(md) > MARKDOWN_LIMIT:
@@ -838,8 +914,8 @@ class FakeSlack(AgentSurfaces):
         else:
             try:
                 _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
-            except _Fail:
-                errors.append("[ERROR] invalid blocks [json-pointer:/view/blocks]")
+            except _Fail as fail:
+                errors += fail.messages or ["[ERROR] invalid blocks [json-pointer:/view/blocks]"]
             if "submit" not in view and any(b.get("type") == "input" for b in blocks):
                 errors.append("[ERROR] must provide a submit property when using input blocks")
         if len(str(view.get("private_metadata", ""))) > 3000:
@@ -868,6 +944,13 @@ class FakeSlack(AgentSurfaces):
         stored.update(root_view_id=view_id, previous_view_id=None)
         stored.update(app_id=self.app_id, bot_id=self.bot_id)
         return stored
+
+    def check_view(self, view: Json) -> None:
+        """Validate a view as views.open does (one sent back as response_action "update")."""
+        try:
+            self._view({"view": view})
+        except _Fail as fail:
+            raise ValueError(f"Slack would refuse the view: {fail.error} {fail.messages}") from None
 
     def _m_views_open(self, args: Json) -> Json:
         trigger = args.get("trigger_id") or args.get("interactivity_pointer")

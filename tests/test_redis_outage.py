@@ -1,0 +1,80 @@
+"""Redis out of reach: whoever asked hears so at once, once; answers resume when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from bot.outage import CANT_ANSWER_NOW
+from tests import samples
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import CHANNEL, Harness, answer, eventually, make_settings, start_bot
+from tests.redis_topologies import standalone
+
+
+async def test_a_question_asked_while_redis_is_down_is_told_once_and_answers_resume(
+    slack: FakeSlack, claude: FakeClaude, tmp_path: Path
+) -> None:
+    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
+        settings = make_settings(slack, claude, redis_server.url)
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            before = await harness.mention("what is this?", files=[shot(slack, "F1")])
+            assert await harness.replies(before["ts"]) == [answer(1, 1)]
+            # Idle connections in the pool: each is dead once Redis restarts.
+            redis = harness.bot.services.redis
+            await asyncio.gather(*(redis.blpop(["vb:test:nothing"], timeout=0.2) for _ in range(8)))
+
+            redis_server.stop()
+            # Slack sends a mention twice (app_mention, message) and retries deliveries.
+            asked = await harness.mention("and this?", files=[shot(slack, "F2")])
+            retry = {"type": "app_mention", **asked}
+            retried = await harness.deliver(retry, event_id="Ev00000002", retry_num=1)
+            dm = await harness.message("are you there?", channel="D0ALICE", channel_type="im")
+            # A follow-up without a mention can't be told from chatter without Redis.
+            chatter = await harness.message("thanks all", thread_ts=before["ts"])
+
+            assert retried.status == 200  # acknowledged: nothing left for Slack to retry
+            assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
+            assert slack.reply_texts("D0ALICE", dm["ts"]) == [CANT_ANSWER_NOW]
+            assert slack.reply_texts(CHANNEL, before["ts"]) == [answer(1, 1)]
+            assert len(claude.requests) == 1
+            assert chatter["ts"]
+
+            await redis_server.start()  # empty: restarted without persistence
+            # The first probe and the first question find Redis back, not a dead connection.
+            async with http.get(f"{harness.bot.url}/healthz") as response:
+                assert response.status == 200
+            after = await harness.mention("and now?", files=[shot(slack, "F3")])
+
+            async def answered() -> bool:
+                return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 2)]
+
+            await eventually(answered, timeout=15)
+        finally:
+            for bot in harness.bots:
+                await bot.stop()
+
+
+async def test_the_slash_command_says_so_instead_of_failing(
+    slack: FakeSlack, claude: FakeClaude, tmp_path: Path
+) -> None:
+    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
+        settings = make_settings(slack, claude, redis_server.url)
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            redis_server.stop()
+            reply = await harness.command("help")
+        finally:
+            for bot in harness.bots:
+                await bot.stop()
+
+    assert reply == {"response_type": "ephemeral", "text": CANT_ANSWER_NOW}
+
+
+def shot(slack: FakeSlack, file_id: str) -> dict[str, object]:
+    return slack.add_file(file_id, f"{file_id}.png", samples.png())
