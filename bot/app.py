@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
+from bot.decoders import Decoders, usable_cpus
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
@@ -55,9 +56,11 @@ class Services:
     conversation: Conversation
     workers: Workers
     metrics: Metrics
+    decoders: Decoders
 
     async def close(self) -> None:
-        """Release network resources (workers must be stopped first)."""
+        """Release network resources and decoding processes (workers must be stopped first)."""
+        await self.decoders.close()
         await self.http.close()
         await self.claude.close()
         await self.redis.aclose()
@@ -88,6 +91,8 @@ def build_services(
         timeout_seconds=settings.download_timeout_seconds,
     )
     metrics = Metrics()
+    # One decoding process per core, started now: a file's decoding never blocks the loop.
+    decoders = Decoders(usable_cpus(), settings.prepare_timeout_seconds)
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -97,6 +102,7 @@ def build_services(
         templates=templates,
         options=PipelineOptions.from_settings(settings),
         metrics=metrics,
+        decoders=decoders,
     )
     workers = Workers(
         queue,
@@ -124,6 +130,7 @@ def build_services(
         conversation=conversation,
         workers=workers,
         metrics=metrics,
+        decoders=decoders,
     )
 
 

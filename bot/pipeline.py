@@ -19,6 +19,7 @@ from bot.claude.request import MAX_IMAGES, Plan, build_request, plan
 from bot.claude.stream import Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
+from bot.decoders import Decoders
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, UserFacingError
 from bot.materials import Materials, Prepared
 from bot.media import locate
@@ -130,6 +131,7 @@ class Conversation:
         templates: Templates,
         options: PipelineOptions,
         metrics: Metrics,
+        decoders: Decoders,
     ) -> None:
         self.slack = slack
         self.claude = claude
@@ -141,10 +143,10 @@ class Conversation:
         self.templates = templates
         self.options = options
         self.metrics = metrics
-        self.materials = Materials(fetcher, transport, options.media, metrics)
+        self.materials = Materials(fetcher, transport, options.media, metrics, decoders)
         # Drawing boxes downloads and decodes the original again: within the same bounds.
         self.annotator = Annotator(
-            slack, fetcher, in_flight=self.materials.in_flight, decoding=self.materials.decoding
+            slack, fetcher, in_flight=self.materials.in_flight, draw=decoders.draw
         )
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
 

@@ -31,7 +31,7 @@ BLOCK_TYPES += ["tool_use", "tool_result", "server_tool_use", "web_search_tool_r
 BLOCK_TYPES += ["web_fetch_tool_result", "code_execution_tool_result", "container_upload"]
 BLOCK_TYPES += ["bash_code_execution_tool_result", "text_editor_code_execution_tool_result"]
 BLOCK_TYPES += ["tool_search_tool_result"]
-MAX_IMAGE_B64 = 10 * 1024 * 1024  # 10 MB, counted on the base64 form
+MAX_IMAGE_B64 = 5 * 1024 * 1024  # 5 MB, counted on the base64 form, however the image is sent
 DEFAULT_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error"}
 
 
@@ -98,6 +98,10 @@ class ApiError(Exception):
         self.code: str | None = kw.get("code")
         self.details: Json = kw.get("details") or {}
         self.headers: dict[str, str] = kw.get("headers") or {}
+
+
+def _too_big(encoded: int) -> str:
+    return f"image exceeds 5 MB maximum: {encoded} bytes > {MAX_IMAGE_B64} bytes"
 
 
 def _bad(message: str, **kw: Any) -> ApiError:
@@ -438,9 +442,7 @@ class FakeClaude:
             if not isinstance(raw, str):
                 raise _bad(f"{where}.data: Field required")
             if btype == "image" and len(raw) > MAX_IMAGE_B64:
-                raise _bad(
-                    f"{where}: image exceeds 10 MB maximum: {len(raw)} > {MAX_IMAGE_B64} bytes"
-                )
+                raise _bad(_too_big(len(raw)))
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
@@ -458,12 +460,12 @@ class FakeClaude:
             if media_type == "application/pdf":
                 scan.pdf_pages += len(PdfReader(io.BytesIO(data)).pages)
             return
+        if (encoded := 4 * math.ceil(len(data) / 3)) > MAX_IMAGE_B64:
+            raise _bad(_too_big(encoded))  # by file_id too: the API counts the base64 form
         if sniff_image(data) is None or (size := _decoded_size(data)) is None:
             raise _bad("Could not process image")
         if sniff_image(data) != media_type:
             raise _bad(f"{where}: Image does not match the provided media type {media_type}")
-        if 4 * math.ceil(len(data) / 3) > MAX_IMAGE_B64:
-            raise _bad(f"{where}: image exceeds 10 MB maximum")
         scan.dims.append((path, *size))
 
     # ----- /v1/messages: usage, caching, answers -----
