@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 from PIL import Image
 
@@ -30,8 +31,9 @@ COMMON_TIFF_COMPRESSIONS = frozenset(
         "tiff_raw_16",
     }
 )
-# How decoders say "I don't do that variant" (Pillow's BMP and TIFF plugins, libheif).
-_UNSUPPORTED_WORDS = ("unsupported", "not supported", "unknown pixel mode", "unknown data organ")
+# How decoders say "I don't do that variant" (Pillow's BMP plugin, libheif). Not Pillow's
+# "unknown pixel mode" and the like: a TIFF cut short says the same.
+_UNSUPPORTED_WORDS = ("unsupported", "not supported")
 _BMP_COMPRESSIONS = {4: "JPEG-compressed", 5: "PNG-compressed"}
 _TIFF_NAMES = {
     "webp": "WebP",
@@ -59,6 +61,25 @@ def icon_frame_sizes(data: bytes) -> list[tuple[int, int]]:
     return sizes
 
 
+def png_damaged(data: bytes) -> bool:
+    """Whether a critical chunk of the PNG (IHDR, PLTE, IDAT, IEND) fails its CRC."""
+    # Pillow skips the pixel data's CRCs; libpng, and so most of what reads PNGs, does not.
+    at = 8
+    while at + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, at)
+        kind = data[at + 4 : at + 8]
+        end = at + 8 + length
+        if end + 4 > len(data):
+            return False  # cut short: load() says so
+        crc = int.from_bytes(data[end : end + 4], "big")
+        if kind[:1].isupper() and zlib.crc32(data[at + 4 : end]) != crc:
+            return True
+        if kind == b"IEND":
+            return False
+        at = end + 4
+    return False
+
+
 def unsupported_variant(
     media_type: str, data: bytes, image: Image.Image | None, error: Exception
 ) -> str | None:
@@ -74,7 +95,7 @@ def unsupported_variant(
     if media_type == "image/bmp":
         return _bmp_variant(data)
     kinds = {"image/tiff": "TIFF", "image/heic": "HEIF", "image/avif": "AVIF"}
-    return f"a kind of {kinds.get(media_type, 'image')} I can't decode"
+    return f"an unusual kind of {kinds.get(media_type, 'image')}"
 
 
 def _bmp_variant(data: bytes) -> str:

@@ -248,6 +248,8 @@ def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits)
 
 def _check_headers(name: str, data: bytes, media_type: str) -> None:
     """Refuse what the file's own headers give away, before Pillow decodes any of it."""
+    if media_type == "image/png" and headers.png_damaged(data):
+        raise FileRefused(name, CORRUPT_IMAGE)
     if media_type != "image/x-icon":
         return  # every other format is decoded only on load(), after _check_canvas
     for width, height in headers.icon_frame_sizes(data):
