@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Worker processes start from a server process that imported Pillow, libheif and pypdf
-# once, so a replacement for a worker that was killed is ready in milliseconds.
-_PRELOAD = ["bot.media.prepare", "bot.media.locate"]
+# Worker processes are forked from a server process that imported the main module, Pillow,
+# libheif and pypdf once: a worker (or the replacement of one that was killed) is ready in
+# milliseconds, instead of importing the bot's command line and its SDKs again.
+_PRELOAD = ["__main__", "bot.media.prepare", "bot.media.locate"]
 
 
 class Decoders:
@@ -38,8 +39,14 @@ class Decoders:
     def __init__(self, workers: int, timeout: float) -> None:
         self.timeout = timeout
         self.workers = workers
-        self._pool = ProcessPool(max_workers=workers, context=_context())
-        self._pool.schedule(os.getpid)  # starts every worker now, not on the first file
+        # A worker is replaced after a hundred files: whatever a decoder leaked goes with it.
+        self._pool = ProcessPool(max_workers=workers, max_tasks=100, context=_context())
+        # Starts the workers now, not on the first file; done once they can take work.
+        self._started = self._pool.schedule(os.getpid)
+
+    async def ready(self) -> None:
+        """Wait until the workers take work (the first start imports the decoders: seconds)."""
+        await asyncio.wrap_future(self._started)
 
     async def prepare(
         self, name: str, data: bytes, limits: media.MediaLimits

@@ -388,11 +388,13 @@ def _parts(
 ) -> tuple[PreparedMedia, ...]:
     """Each part of a long image, cut from the upright image and encoded on its own."""
     frame = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
-    ratio = frame.width / original[0]  # the parts are boxes in the original's pixels; a
-    sent = []  # JPEG may have been decoded at a reduced scale
+    # The parts are boxes in the original's pixels; a JPEG may be decoded at a reduced scale.
+    ratio = frame.width / original[0]
+    sent = []
     for part in parts:
         left, top, right, bottom = (round(v * ratio) for v in part.box)
-        cut = resampled(frame, (left, top, right, bottom), part.size)
+        box = (left, top, min(right, frame.width), min(bottom, frame.height))
+        cut = resampled(frame, box, part.size)
         encoded = encode(cut, media_type, limits.image_bytes)
         sent.append(
             PreparedMedia(
