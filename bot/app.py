@@ -23,6 +23,7 @@ from bot.budget import Budget, WorkspaceLimits
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
+from bot.decoders import Decoders, usable_cpus
 from bot.feedback import Feedback
 from bot.gate import Gate
 from bot.home import HomeTab
@@ -70,9 +71,11 @@ class Services:
     metrics: Metrics
     agent: AgentSurfaces
     feedback: Feedback
+    decoders: Decoders
 
     async def close(self) -> None:
-        """Release network resources (workers must be stopped first)."""
+        """Release network resources and decoding processes (workers must be stopped first)."""
+        await self.decoders.close()
         await self.http.close()
         await self.claude.close()
         await self.redis.aclose()
@@ -118,6 +121,8 @@ def build_services(
         metrics=metrics,
     )
     agent = AgentSurfaces(slack, templates, ViewingStore(redis))
+    # One decoding process per core, started now: a file's decoding never blocks the loop.
+    decoders = Decoders(usable_cpus(), settings.prepare_timeout_seconds)
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -129,6 +134,7 @@ def build_services(
         metrics=metrics,
         budget=budget,
         agent=agent,
+        decoders=decoders,
     )
     workers = Workers(
         queue,
@@ -176,6 +182,7 @@ def build_services(
         metrics=metrics,
         agent=agent,
         feedback=Feedback(slack, feedback_counts, templates, metrics),
+        decoders=decoders,
     )
 
 

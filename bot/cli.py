@@ -206,6 +206,7 @@ async def _socket(
 
     services = build_services(settings, templates=templates, claude=claude)
     await services.queue.ensure_group()
+    await services.decoders.ready()
     await services.workers.start()
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=45.0, ge=1.0, le=600.0)
     max_file_mb: float = Field(default=50.0, gt=0)
     download_timeout_seconds: float = Field(default=60.0, gt=0)
+    # A file still being decoded (or a PDF parsed) after this long is refused and its
+    # worker process killed; must stay well under the turn's claim timeout to matter.
+    prepare_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     templates_file: Path | None = None
     slash_command: str = "/vision"

@@ -23,6 +23,10 @@ class FileRefused(UserFacingError):
         self.name = name
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[FileRefused], tuple[str, str]]:
+        # Raised in a worker process and sent back: rebuilt from its own arguments.
+        return FileRefused, (self.name, self.reason)
+
 
 class NothingToAnswer(UserFacingError):
     """Every file in the message was refused and there is no question left."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass, field
 
 from bot.claude.request import base64_size
 from bot.claude.transport import Transport
+from bot.decoders import Decoders
 from bot.errors import FileRefused
 from bot.media import prepare as media
 from bot.metrics import Metrics
@@ -38,6 +38,7 @@ class Materials:
         transport: Transport,
         limits: media.MediaLimits,
         metrics: Metrics,
+        decoders: Decoders,
         *,
         inline_budget: int | None = None,
     ) -> None:
@@ -47,8 +48,9 @@ class Materials:
         self.metrics = metrics
         # Base64 bytes one request may carry when files travel inline (None: by reference).
         self.inline_budget = inline_budget if transport.inline else None
-        # Decoding is CPU- and memory-bound: at most one image per core at a time.
-        self.decoding = asyncio.Semaphore(_usable_cpus())
+        # Decoding is CPU- and memory-bound: one file per worker process (one per core), each
+        # within the time limit.
+        self.decoders = decoders
         # A file between download and upload may hold up to MAX_FILE_MB (and its decoded
         # pixels) in memory: a thread of many files must not hold them all at once.
         self.in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
@@ -66,28 +68,29 @@ class Materials:
             elif isinstance(result, BaseException):  # e.g. Claude unavailable: fails the turn
                 raise result
             else:
-                prepared.refs.append(result[0])
+                prepared.refs.extend(result[0])
                 prepared.notes.extend(result[1])
         self.metrics.files.labels("sent").inc(len(prepared.refs))
         self.metrics.files.labels("refused").inc(len(prepared.refused))
         return prepared
 
-    async def prepare(self, team_id: str, file: SlackFile) -> tuple[FileRef, tuple[str, ...]]:
-        """One file downloaded, checked and stored; its reference and notes."""
+    async def prepare(self, team_id: str, file: SlackFile) -> tuple[list[FileRef], tuple[str, ...]]:
+        """One file downloaded, checked and stored; its references (a long image: several)."""
         async with self.in_flight:
             # A Slack Connect share lists only an id: refusals name the file by the name
             # files.info gives it.
             file = await self.fetcher.resolve(file)
             data = await self.fetcher.fetch(file)
-            # Decoding and re-encoding are CPU work: keep them off the event loop.
-            async with self.decoding:
-                prepared = await asyncio.to_thread(
-                    media.prepare, file.display_name, data, self.limits
-                )
+            # Decoding and re-encoding are CPU work: off the event loop, in a worker process.
+            prepared = await self.decoders.prepare(file.display_name, data, self.limits)
             del data
-            self._check_fits(prepared)
-            file_id = await self.transport.store(team_id, prepared)
-        return prepared.ref(source_id=file.id, stored_id=file_id), prepared.notes
+            for part in prepared.parts:
+                self._check_fits(part)
+            refs = [
+                part.ref(source_id=file.id, stored_id=await self.transport.store(team_id, part))
+                for part in prepared.parts
+            ]
+        return refs, prepared.notes
 
     def _check_fits(self, prepared: media.PreparedMedia) -> None:
         """Refuse, before storing it, a file no request could ever carry inline."""
@@ -107,9 +110,11 @@ class Materials:
         # In place: files Slack no longer has are dropped from the turns (so from the
         # history) with a note.
         fresh: dict[str, FileRef] = {}  # by SHA-256: the same image twice is stored once
+        again: dict[str, list[FileRef] | None] = {}  # by Slack file: prepared once, all parts
         lost: list[str] = []
         for turn in turns:
             kept: list[FileRef] = []
+            told: set[str] = set()  # the parts of one long image get one note
             for ref in turn.files:
                 same = {"name": ref.name, "slack_file_id": ref.slack_file_id}
                 if ref.sha256 in fresh:
@@ -119,24 +124,26 @@ class Materials:
                     kept.append(ref)
                     continue
                 await self.transport.forget(team_id, ref.sha256)
-                try:
-                    new, _ = await self.prepare(
-                        team_id, SlackFile(id=ref.slack_file_id, name=ref.name)
-                    )
-                except FileRefused:
+                if ref.slack_file_id not in again:
+                    again[ref.slack_file_id] = await self._prepare_again(team_id, ref)
+                if (parts := again[ref.slack_file_id]) is None:
                     # Deleted in Slack (or by retention) since: answer without it from now on.
-                    lost.append(ref.name)
-                    gone = f"[{ref.name} was shared here but is no longer available.]"
-                    turn.text = f"{gone}\n{turn.text}"
+                    if ref.slack_file_id not in told:
+                        told.add(ref.slack_file_id)
+                        lost += [] if ref.name in lost else [ref.name]
+                        gone = f"[{ref.name} was shared here but is no longer available.]"
+                        turn.text = f"{gone}\n{turn.text}"
                     continue
+                new = parts[min(len(parts), ref.part or 1) - 1]  # the same part of a long image
                 fresh[ref.sha256] = new
                 kept.append(new.model_copy(update=same))
             turn.files = kept
         return lost
 
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (sched_getaffinity is Linux-only)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 2
+    async def _prepare_again(self, team_id: str, ref: FileRef) -> list[FileRef] | None:
+        """The file's references, prepared and stored anew; None if Slack no longer has it."""
+        try:
+            refs, _ = await self.prepare(team_id, SlackFile(id=ref.slack_file_id, name=ref.name))
+        except FileRefused:
+            return None
+        return refs

@@ -95,6 +95,20 @@ class FileRef(BaseModel):
     size: int = 0  # bytes sent
     pages: int | None = None  # PDFs: Claude reads at most 100 pages per request
     url: str | None = None  # a public image link Claude fetches itself
+    # A long image goes as overlapping parts: this one's number (from 1), how many, and the
+    # box it shows in the original's upright pixels (left, top, right, bottom).
+    part: int | None = None
+    parts: int | None = None
+    crop: tuple[int, int, int, int] | None = None
+
+    def same_file(self, other: FileRef) -> bool:
+        """Whether both are parts of one long image."""
+        return (
+            self.parts is not None
+            and other.parts == self.parts
+            and other.slack_file_id == self.slack_file_id
+            and other.name == self.name
+        )
 
 
 class Turn(BaseModel):

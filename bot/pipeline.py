@@ -24,6 +24,7 @@ from bot.claude.request import MAX_IMAGES, Plan, build_request, plan, system_pro
 from bot.claude.stream import Streamed, Usage, stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
+from bot.decoders import Decoders
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
 from bot.materials import Materials, Prepared
 from bot.media import locate
@@ -143,6 +144,7 @@ class Conversation:
         metrics: Metrics,
         budget: Budget,
         agent: AgentSurfaces,
+        decoders: Decoders,
     ) -> None:
         self.slack = slack
         self.agent = agent
@@ -156,11 +158,16 @@ class Conversation:
         self.options = options
         self.metrics = metrics
         self.materials = Materials(
-            fetcher, transport, options.media, metrics, inline_budget=options.inline_budget
+            fetcher,
+            transport,
+            options.media,
+            metrics,
+            decoders,
+            inline_budget=options.inline_budget,
         )
         # Drawing boxes downloads and decodes the original again: within the same bounds.
         self.annotator = Annotator(
-            slack, fetcher, in_flight=self.materials.in_flight, decoding=self.materials.decoding
+            slack, fetcher, in_flight=self.materials.in_flight, draw=decoders.draw
         )
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
 

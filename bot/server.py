@@ -51,6 +51,7 @@ def build_web_app(services: Services, *, run_workers: bool = True) -> web.Applic
 
     async def lifecycle(app: web.Application) -> object:
         await services.queue.ensure_group()
+        await services.decoders.ready()
         if run_workers:
             await services.workers.start()
         app[READY]["ready"] = True

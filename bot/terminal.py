@@ -99,8 +99,9 @@ async def _prepare_files(
         except FileRefused as exc:
             print(f"vision-bot: {exc.message}", file=err)
             continue
-        file_id = await store.store(TERMINAL_WORKSPACE, prepared)
-        refs.append(prepared.ref(source_id=str(path), stored_id=file_id))
+        for part in prepared.parts:
+            file_id = await store.store(TERMINAL_WORKSPACE, part)
+            refs.append(part.ref(source_id=str(path), stored_id=file_id))
         notes.extend(prepared.notes)
     return refs, notes
 

@@ -1,4 +1,4 @@
-"""Benchmark what the bot downloads, uploads and spends on a screenshot, a photo and a PDF.
+"""Benchmark what the bot downloads, uploads and spends on a screenshot, photo, PDF and long page.
 
 Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14, or BENCH_REDIS_URL):
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import platform
 import random
@@ -33,7 +34,16 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.media.prepare import MediaLimits, estimate_image_tokens, native_long_edge, prepare
+from bot.decoders import Decoders
+from bot.media import encode, resample
+from bot.media.prepare import (
+    MediaLimits,
+    PreparedFile,
+    estimate_image_tokens,
+    native_long_edge,
+    prepare,
+)
+from tests import odd_files, samples
 from tests.fakes import FakeClaude, FakeSlack, Upload
 from tests.harness import CHANNEL, TEAM, Harness, make_settings, start_bot
 
@@ -64,34 +74,7 @@ def _sentence(rng: random.Random, n: int) -> str:
 
 def make_screenshot() -> Sample:
     """A 4K UI screenshot: sidebar, top bar, message lines, a code panel, buttons."""
-    rng, w, h = random.Random(1), 3840, 2160
-    img = Image.new("RGB", (w, h), "#ffffff")
-    draw, text = ImageDraw.Draw(img), ImageFont.load_default(22)
-    draw.rectangle((0, 0, w, 88), fill="#350d36")
-    draw.rectangle((0, 88, 520, h), fill="#3f0e40")
-    draw.rounded_rectangle((700, 20, 2400, 68), 12, fill="#5d3b5e")
-    for i, y in enumerate(range(140, h - 60, 48)):
-        draw.text((48, y), f"# {_sentence(rng, 2).replace(' ', '-')}", fill="#d1c4d1", font=text)
-        if i % 7 == 3:
-            draw.rectangle((24, y - 8, 500, y + 34), fill="#1164a3")
-    y = 140
-    while y < h - 260:
-        color = rng.choice(["#e01e5a", "#2eb67d", "#ecb22e", "#36c5f0"])
-        draw.rounded_rectangle((580, y, 652, y + 72), 10, fill=color)
-        draw.text((680, y), f"user-{rng.randrange(99)}  10:{rng.randrange(60):02d}", fill="#1d1c1d")
-        for line in range(rng.randrange(1, 4)):
-            draw.text((680, y + 34 + 30 * line), _sentence(rng, 14), fill="#1d1c1d", font=text)
-        y += 150
-    draw.rectangle((2500, 140, w - 60, 1500), fill="#f8f8f8", outline="#dddddd", width=2)
-    for i, y in enumerate(range(170, 1470, 30)):
-        code = f"{i + 1:>3}  at {_sentence(rng, 3).replace(' ', '.')}()  line {rng.randrange(999)}"
-        draw.text((2530, y), code, fill="#e01e5a" if i % 9 == 0 else "#1d1c1d", font=text)
-    for x, color in ((2500, "#007a5a"), (2800, "#1264a3"), (3100, "#e01e5a")):
-        draw.rounded_rectangle((x, 1560, x + 260, 1630), 10, fill=color)
-        draw.text((x + 40, 1580), "Re-run job", fill="white", font=text)
-    draw.rectangle((560, h - 180, w - 60, h - 60), outline="#868686", width=3)
-    draw.text((600, h - 136), "Message #incidents", fill="#868686", font=text)
-    return Sample("screenshot-4k.png", _encoded(img, "PNG"), "image/png")
+    return Sample("screenshot-4k.png", samples.chat_screenshot(), "image/png")
 
 
 def make_photo() -> Sample:
@@ -149,6 +132,11 @@ def make_pdf() -> Sample:
         pages.append(page)
     pdf = _encoded(pages[0], "PDF", save_all=True, append_images=pages[1:], resolution=150)
     return Sample("quarterly-report.pdf", pdf, "application/pdf")
+
+
+def make_long_page() -> Sample:
+    """A 1440×12,000 full-page browser capture: 22 px text lines down the whole page."""
+    return Sample("page-1440x12000.png", odd_files.long_page((1440, 12000)), "image/png")
 
 
 def make_large_screenshot() -> Sample:
@@ -210,6 +198,42 @@ def peak_memory(samples: list[Sample]) -> None:
         print(f"| {sample.name} | {_mb(len(sample.data))} | {size} | {peak:.0f} MB |")
 
 
+def hostile_memory() -> None:
+    """Peak RSS added by preparing hostile files (several at once, one thread each)."""
+    from tests.test_hostile_files import hostile_set
+    from tests.test_pod_memory import PEAK_RSS_OF_MANY
+
+    files = hostile_set()
+    cases = [
+        ("4 × .ico hiding a 13,300² PNG, at once", ["hides-13300.ico"] * 4),
+        (".ico whose BMP frame claims 30,000²", ["dib-claims-30000.ico"]),
+        ("PNG claiming 30,000×30,000", ["claims-30000.png"]),
+        ("GIF frame claiming 40,000² past its screen", ["frame-past-screen.gif"]),
+        ("64 MP PNG of nothing (allowed: decoded)", ["zeros-64mp.png"]),
+        ("PNG with broken pixel data", ["broken-idat.png"]),
+    ]
+    print("\n| Hostile input | File | Outcome | Peak RSS added |")
+    print("| --- | ---: | --- | ---: |")
+    with tempfile.TemporaryDirectory() as directory:
+        for label, names in cases:
+            paths = []
+            for n, name in enumerate(names):
+                path = Path(directory) / f"{n}-{name}"
+                path.write_bytes(files[name])
+                paths.append(str(path))
+            run = subprocess.run(
+                [sys.executable, "-c", PEAK_RSS_OF_MANY, *paths],
+                cwd=Path(__file__).resolve().parent.parent,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(run.stdout)
+            outcome = "refused" if all(o != "sent" for o in result["outcomes"]) else "sent"
+            size = _mb(len(files[names[0]]))
+            print(f"| {label} | {size} | {outcome} | {result['peak'] / 1e6:.0f} MB |")
+
+
 def time_prepare(sample: Sample) -> float:
     """Seconds for one bot.media.prepare call with the pipeline's limits."""
     start = time.perf_counter()
@@ -221,7 +245,7 @@ def time_prepare(sample: Sample) -> float:
 class EndToEnd:
     seconds: float
     downloaded: dict[str, int]  # sample name -> bytes served by the fake file host
-    uploads: dict[str, Upload]  # sample name -> what reached the fake Files API
+    uploads: dict[str, list[Upload]]  # sample name -> what reached the fake Files API
     replies: list[str]
 
 
@@ -254,7 +278,9 @@ async def end_to_end(samples: list[Sample]) -> EndToEnd:
         if sample := ids.get(request.path.split("/")[2].partition("-")[2]):
             downloaded[sample.name] += len(sample.data)
     stems = {PurePath(s.name).stem: s.name for s in samples}
-    uploads = {stems[PurePath(u.filename).stem]: u for u in claude.uploads}
+    uploads: dict[str, list[Upload]] = {}
+    for upload in claude.uploads:  # a long page's parts share its name
+        uploads.setdefault(stems[PurePath(upload.filename).stem], []).append(upload)
     return EndToEnd(seconds, downloaded, uploads, slack.reply_texts(CHANNEL, message["ts"]))
 
 
@@ -298,36 +324,103 @@ def report(samples: list[Sample], runs: int, e2e: EndToEnd) -> None:
     notes = []
     for sample in samples:
         prepared = prepare(sample.name, sample.data, LIMITS)  # also the warm-up for the timing
-        upload, down = e2e.uploads.get(sample.name), e2e.downloaded[sample.name]
-        if upload is None:
+        uploads, down = e2e.uploads.get(sample.name, []), e2e.downloaded[sample.name]
+        if not uploads:
             print(f"| {sample.name} | {_mb(down)} | not uploaded | | | | | | |")
             continue
-        if upload.data != prepared.data:
+        if [u.data for u in uploads] != [part.data for part in prepared.parts]:
             notes.append(f"{sample.name}: the bot uploaded other bytes than prepare() gave.")
-        if prepared.kind == "document":
-            pages = len(PdfReader(io.BytesIO(upload.data)).pages)
-            original, sent, tokens = f"{pages} pages", f"{pages} pages", "n/a (PDF)"
-        else:
-            with Image.open(io.BytesIO(upload.data)) as img:
-                (sw, sh), corner = img.size, _corner(img)
-            ow, oh = prepared.original_width or 0, prepared.original_height or 0
-            before, after = estimate_image_tokens(ow, oh), estimate_image_tokens(sw, sh)
-            original, sent = f"{ow}×{oh}", f"{sw}×{sh}"
-            tokens = f"{before:,} → {after:,} ({after / before:.2f}×)"
-            if sample.mimetype == "image/heic":
-                notes.append(f"{sample.name}: the red marker stored top-left is sent {corner}.")
-        ratio = f"{len(upload.data) / down:.2f}×" if down else "n/a"
+        up = sum(len(u.data) for u in uploads)
+        original, sent, tokens = _described(prepared, uploads, notes, sample)
+        ratio = f"{up / down:.2f}×" if down else "n/a"
+        types = " + ".join(sorted({u.media_type for u in uploads}))
         print(
-            f"| {sample.name} | {_mb(down)} | {_mb(len(upload.data))} | {ratio} "
-            f"| {upload.media_type} | {original} | {sent} | {tokens} "
-            f"| {_ms([time_prepare(sample) for _ in range(runs)])} |"
+            f"| {sample.name} | {_mb(down)} | {_mb(up)} | {ratio} | {types} | {original} "
+            f"| {sent} | {tokens} | {_ms([time_prepare(sample) for _ in range(runs)])} |"
         )
     answer = "posted" if e2e.replies else "MISSING"
     print(
-        "\nEnd to end, signed mention with all three files → finished thread answer (real bot "
-        f"process, fake Slack and Claude, real Redis): {e2e.seconds * 1e3:.0f} ms, answer {answer}."
+        f"\nEnd to end, signed mention with all {len(samples)} files → finished thread answer "
+        f"(real bot process, fake Slack and Claude, real Redis): {e2e.seconds * 1e3:.0f} ms, "
+        f"answer {answer}."
     )
     print("".join(f"\nNote: {note}\n" for note in notes), end="")
+
+
+def _described(
+    prepared: PreparedFile, uploads: list[Upload], notes: list[str], sample: Sample
+) -> tuple[str, str, str]:
+    """Original size, sent size(s) and image tokens of one input, for the table."""
+    first = prepared.parts[0]
+    if first.kind == "document":
+        pages = len(PdfReader(io.BytesIO(uploads[0].data)).pages)
+        return f"{pages} pages", f"{pages} pages", "n/a (PDF)"
+    sizes = []
+    for upload in uploads:
+        with Image.open(io.BytesIO(upload.data)) as img:
+            sizes.append(img.size)
+            if sample.mimetype == "image/heic":
+                notes.append(
+                    f"{sample.name}: the red marker stored top-left is sent {_corner(img)}."
+                )
+    ow, oh = first.original_width or 0, first.original_height or 0
+    before = estimate_image_tokens(ow, oh)
+    after = sum(estimate_image_tokens(w, h) for w, h in sizes)
+    sent = f"{sizes[0][0]}×{sizes[0][1]}"
+    if len(sizes) > 1:
+        sent = f"{len(sizes)} parts of {sent}"
+    return f"{ow}×{oh}", sent, f"{before:,} → {after:,} ({after / before:.2f}×)"
+
+
+def encodings(sample: Sample) -> None:
+    """What each candidate encoding of the downscaled screenshot weighs, and what is chosen."""
+    with Image.open(io.BytesIO(sample.data)) as image:
+        image.load()
+        frame = resample.downscaled(image, LIMITS.long_edge)
+    size = f"{frame.width}×{frame.height}"
+    print(f"\n{sample.name} ({_mb(len(sample.data))} downloaded), downscaled to {size}:\n")
+    print("| Encoding | Bytes | vs download | Encode time |")
+    print("| --- | ---: | ---: | ---: |")
+    palette = encode._palette_copy(frame)
+    candidates: list[tuple[str, Image.Image, str, dict[str, object]]] = [
+        ("PNG (sent before)", frame, "image/png", {}),
+        ("lossless WebP", frame, "image/webp", {"lossless": True, "method": 4, "quality": 50}),
+    ]
+    if palette is not None:
+        candidates.append(("256-colour palette PNG", palette, "image/png", {}))
+    for label, pixels, media_type, options in candidates:
+        start = time.perf_counter()
+        data = encode.save(pixels, media_type, **options)
+        seconds = time.perf_counter() - start
+        ratio = len(data) / len(sample.data)
+        print(f"| {label} | {_mb(len(data))} | {ratio:.2f}× | {seconds * 1e3:.0f} ms |")
+    chosen = encode.encode(frame, sample.mimetype, LIMITS.image_bytes)
+    verdict = "kept" if palette is not None else "refused (a pixel would visibly change)"
+    print(f"\nChosen: {chosen.how} ({_mb(len(chosen.data))}); the palette copy was {verdict}.")
+
+
+async def pool_overhead(samples: list[Sample], runs: int) -> None:
+    """prepare() in a thread (as before) against in a pre-started worker process, interleaved."""
+    print("\n| Input | In a thread, median | In a worker process, median | Difference |")
+    print("| --- | ---: | ---: | ---: |")
+    decoders = Decoders(1, timeout=60)
+    try:
+        for sample in samples:
+            await decoders.prepare(sample.name, sample.data, LIMITS)  # warm-up
+            threaded, pooled = [], []
+            for _ in range(runs):
+                start = time.perf_counter()
+                await asyncio.to_thread(prepare, sample.name, sample.data, LIMITS)
+                threaded.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                await decoders.prepare(sample.name, sample.data, LIMITS)
+                pooled.append(time.perf_counter() - start)
+            a, b = statistics.median(threaded), statistics.median(pooled)
+            print(
+                f"| {sample.name} | {a * 1e3:.0f} ms | {b * 1e3:.0f} ms | {(b - a) * 1e3:+.0f} ms |"
+            )
+    finally:
+        await decoders.close()
 
 
 def main() -> None:
@@ -338,10 +431,13 @@ def main() -> None:
     if args.memory:
         big = [make_large_screenshot(), make_photo(), make_screenshot(), make_large_photo()]
         peak_memory(big)
+        hostile_memory()
         return
-    samples = [make_screenshot(), make_photo(), make_pdf()]
+    samples = [make_screenshot(), make_photo(), make_pdf(), make_long_page()]
     e2e = asyncio.run(end_to_end(samples))
     report(samples, max(1, args.runs), e2e)
+    encodings(samples[0])
+    asyncio.run(pool_overhead(samples, max(1, args.runs)))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import random
 
 from PIL import Image, ImageDraw
 
@@ -228,4 +230,49 @@ def text_pdf(pages: list[str]) -> bytes:
         page[NameObject("/Contents")] = writer._add_object(content)
     out = io.BytesIO()
     writer.write(out)
+    return out.getvalue()
+
+
+_WORDS = "error worker deploy checkout request timeout retry cache queue user token status payment"
+_WORDS += " service build failed passed commit branch review latency p99 region"
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(_WORDS.split()) for _ in range(n))
+
+
+@functools.cache
+def chat_screenshot() -> bytes:
+    """A 4K PNG of a chat app (0.51 MB): sidebar, top bar, messages, a code panel, buttons."""
+    from PIL import ImageFont
+
+    rng, w, h = random.Random(1), 3840, 2160
+    img = Image.new("RGB", (w, h), "#ffffff")
+    draw, text = ImageDraw.Draw(img), ImageFont.load_default(22)
+    draw.rectangle((0, 0, w, 88), fill="#350d36")
+    draw.rectangle((0, 88, 520, h), fill="#3f0e40")
+    draw.rounded_rectangle((700, 20, 2400, 68), 12, fill="#5d3b5e")
+    for i, y in enumerate(range(140, h - 60, 48)):
+        draw.text((48, y), f"# {_sentence(rng, 2).replace(' ', '-')}", fill="#d1c4d1", font=text)
+        if i % 7 == 3:
+            draw.rectangle((24, y - 8, 500, y + 34), fill="#1164a3")
+    y = 140
+    while y < h - 260:
+        color = rng.choice(["#e01e5a", "#2eb67d", "#ecb22e", "#36c5f0"])
+        draw.rounded_rectangle((580, y, 652, y + 72), 10, fill=color)
+        draw.text((680, y), f"user-{rng.randrange(99)}  10:{rng.randrange(60):02d}", fill="#1d1c1d")
+        for line in range(rng.randrange(1, 4)):
+            draw.text((680, y + 34 + 30 * line), _sentence(rng, 14), fill="#1d1c1d", font=text)
+        y += 150
+    draw.rectangle((2500, 140, w - 60, 1500), fill="#f8f8f8", outline="#dddddd", width=2)
+    for i, y in enumerate(range(170, 1470, 30)):
+        code = f"{i + 1:>3}  at {_sentence(rng, 3).replace(' ', '.')}()  line {rng.randrange(999)}"
+        draw.text((2530, y), code, fill="#e01e5a" if i % 9 == 0 else "#1d1c1d", font=text)
+    for x, color in ((2500, "#007a5a"), (2800, "#1264a3"), (3100, "#e01e5a")):
+        draw.rounded_rectangle((x, 1560, x + 260, 1630), 10, fill=color)
+        draw.text((x + 40, 1580), "Re-run job", fill="white", font=text)
+    draw.rectangle((560, h - 180, w - 60, h - 60), outline="#868686", width=3)
+    draw.text((600, h - 136), "Message #incidents", fill="#868686", font=text)
+    out = io.BytesIO()
+    img.save(out, "PNG")
     return out.getvalue()

@@ -141,6 +141,28 @@ async def test_image_checks(client: anthropic.AsyncAnthropic) -> None:
     assert too_big.value.error_code == "image_dimensions_too_large"
 
 
+async def test_images_over_5_mb_are_refused_by_file_id_and_by_base64(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    # 3,932,161 raw bytes are 5,242,884 once base64-encoded: 4 over the API's cap.
+    over = image_bytes("PNG") + b"\x00" * (3_932_161 - len(image_bytes("PNG")))
+    uploaded = await client.files.upload(file=("big.png", over, "image/png"))
+    inline: Any = {"type": "base64", "media_type": "image/png", "data": base64.b64encode(over)}
+    inline["data"] = inline["data"].decode()
+    message = "image exceeds 5 MB maximum: 5242884 bytes > 5242880 bytes"
+    for block in ({"type": "file", "file_id": uploaded.id}, inline):
+        turn: Any = {"role": "user", "content": [{"type": "image", "source": block}]}
+        with pytest.raises(anthropic.BadRequestError, match=message):
+            await client.messages.create(model=MODEL, max_tokens=50, messages=[turn])
+    fits = image_bytes("PNG") + b"\x00" * (3_932_160 - len(image_bytes("PNG")))
+    uploaded = await client.files.upload(file=("fits.png", fits, "image/png"))
+    turn = {
+        "role": "user",
+        "content": [{"type": "image", "source": {"type": "file", "file_id": uploaded.id}}],
+    }
+    await client.messages.create(model=MODEL, max_tokens=50, messages=[turn])
+
+
 async def test_request_validation(client: anthropic.AsyncAnthropic) -> None:
     hello: Any = [{"role": "user", "content": "hi"}]
     with pytest.raises(anthropic.BadRequestError, match="temperature"):

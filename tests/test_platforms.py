@@ -10,12 +10,12 @@ import aiohttp
 import pytest
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
-from bot.claude.client import CLOUD_IMAGE_BYTES, claude_client, media_limits, transport
+from bot.claude.client import claude_client, media_limits, transport
 from bot.claude.files_api import ClaudeFiles
 from bot.claude.inline import InlineMedia
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.media.prepare import DIRECT_API_IMAGE_BYTES
+from bot.media.prepare import IMAGE_BYTES
 from bot.pipeline import PipelineOptions
 from bot.store.connection import connect
 from tests.conftest import TEST_REDIS_URL
@@ -69,7 +69,7 @@ def test_the_claude_api_uses_the_files_api_by_default() -> None:
     client = claude_client(s)
     assert type(client) is AsyncAnthropic
     assert isinstance(transport(s, client, connect(None, quiet=True)), ClaudeFiles)
-    assert media_limits(s).image_bytes == DIRECT_API_IMAGE_BYTES
+    assert media_limits(s).image_bytes == IMAGE_BYTES  # 5 MB of base64, like everywhere
     assert PipelineOptions.from_settings(s).citations
 
 
@@ -78,13 +78,13 @@ def test_base64_can_be_chosen_on_the_claude_api() -> None:
     assert isinstance(transport(s, claude_client(s), connect(None, quiet=True)), InlineMedia)
 
 
-def test_bedrock_uses_its_client_base64_and_its_smaller_image_limit(aws: None) -> None:
+def test_bedrock_uses_its_client_base64_and_the_same_image_limit(aws: None) -> None:
     s = settings(claude_platform="bedrock", aws_region="eu-west-1", claude_model="anthropic.x")
     s.require_claude()
     client = claude_client(s)
     assert isinstance(client, AsyncAnthropicBedrock) and client.aws_region == "eu-west-1"
     assert isinstance(transport(s, client, connect(None, quiet=True)), InlineMedia)
-    assert media_limits(s).image_bytes == CLOUD_IMAGE_BYTES
+    assert media_limits(s).image_bytes == IMAGE_BYTES
     options = PipelineOptions.from_settings(s)
     assert not options.url_sources and not options.automatic_cache
     assert not options.citations  # documented for Bedrock's Converse API only, not InvokeModel

@@ -10,12 +10,9 @@ from bot.claude.inline import InlineMedia
 from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.media.prepare import DIRECT_API_IMAGE_BYTES, MediaLimits, native_long_edge
+from bot.media.prepare import MediaLimits, native_long_edge, native_pixels
 from bot.store.inline_bytes import InlineBytes
 from bot.store.upload_cache import UploadCache
-
-# Bedrock and Vertex take 5 MB per image, counted (like the direct API's 10 MB) on base64.
-CLOUD_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 
 ClaudeClient = AsyncAnthropic | AsyncAnthropicBedrock | AsyncAnthropicVertex
 
@@ -70,11 +67,9 @@ def transport(settings: Settings, client: ClaudeClient, redis: Redis) -> Transpo
 
 
 def media_limits(settings: Settings) -> MediaLimits:
-    """What one file may be on the chosen model and platform."""
-    per_image = (
-        DIRECT_API_IMAGE_BYTES if settings.claude_platform == "anthropic" else (CLOUD_IMAGE_BYTES)
-    )
-    return MediaLimits(long_edge=native_long_edge(settings.claude_model), image_bytes=per_image)
+    """What one file may be on the chosen model (the byte cap is the same on every platform)."""
+    long_edge = native_long_edge(settings.claude_model)
+    return MediaLimits(long_edge=long_edge, pixels=native_pixels(long_edge))
 
 
 def _require_module(module: str, extra: str) -> None:

@@ -56,12 +56,13 @@ class Plan:
         return window.plan_tokens(self.turns, self.left_out)
 
     def left_out_names(self) -> list[str]:
-        """Names of the files left out, oldest first."""
-        return [
+        """Names of the files left out, oldest first (a long image's parts: once)."""
+        names = [
             self.turns[t].files[f].name
             for t in sorted(self.left_out)
             for f in sorted(self.left_out[t])
         ]
+        return list(dict.fromkeys(names))
 
 
 def plan(
@@ -141,22 +142,36 @@ def system_prompt(template_prompt: str | None) -> str:
 
 def _left_out_files(turns: list[Turn], byte_budget: int | None) -> dict[int, set[int]]:
     """The oldest files past the image count, the PDF page limit or the inline byte budget."""
+    # The parts of a long image go together or stay out together: half a page misleads.
     left_out: dict[int, set[int]] = {}
     images = pages = spent = 0
-    newest_first = [
-        (t, f, ref) for t, turn in enumerate(turns) for f, ref in enumerate(turn.files)
-    ][::-1]
-    for t, f, ref in newest_first:
-        cost = base64_size(ref.size) if byte_budget is not None and not ref.url else 0
-        over_count = ref.kind == "image" and images >= MAX_IMAGES
-        over_pages = pages + (ref.pages or 0) > MAX_PDF_PAGES
-        if over_count or over_pages or (byte_budget is not None and spent + cost > byte_budget):
-            left_out.setdefault(t, set()).add(f)
+    images_full = False  # once the newest images fill the count, older ones stay out
+    for t, group in reversed(_file_groups(turns)):
+        refs = [turns[t].files[f] for f in group]
+        inline = byte_budget is not None
+        cost = sum(base64_size(r.size) for r in refs if not r.url) if inline else 0
+        count = sum(r.kind == "image" for r in refs)
+        size = sum(r.pages or 0 for r in refs)
+        images_full = images_full or (count > 0 and images + count > MAX_IMAGES)
+        over_count = count > 0 and images_full
+        over_pages = pages + size > MAX_PDF_PAGES
+        if over_count or over_pages or (inline and spent + cost > (byte_budget or 0)):
+            left_out.setdefault(t, set()).update(group)
             continue
-        images += ref.kind == "image"
-        pages += ref.pages or 0
-        spent += cost
+        images, pages, spent = images + count, pages + size, spent + cost
     return left_out
+
+
+def _file_groups(turns: list[Turn]) -> list[tuple[int, list[int]]]:
+    """Each turn's files as (turn, positions), oldest first; a long image's parts as one."""
+    groups: list[tuple[int, list[int]]] = []
+    for t, turn in enumerate(turns):
+        for f, ref in enumerate(turn.files):
+            if f and ref.same_file(turn.files[f - 1]) and groups[-1][0] == t:
+                groups[-1][1].append(f)
+            else:
+                groups.append((t, [f]))
+    return groups
 
 
 def base64_size(size: int) -> int:
@@ -182,13 +197,43 @@ def _message(turn: Turn, left_out: set[int], how: _Blocks) -> dict[str, Any]:
         if i in left_out:
             continue
         if how.labels is not None and ref.kind == "image":
-            blocks.append({"type": "text", "text": f"Image {next(how.labels)}:"})
+            blocks.append({"type": "text", "text": f"Image {next(how.labels)}{_part_of(ref)}:"})
+        elif ref.part:
+            blocks.append({"type": "text", "text": _part_label(ref)})
         blocks.append(_file_block(ref, how.sources, cited=how.citations))
-    dropped = [ref.name for i, ref in enumerate(turn.files) if i in left_out]
+    dropped = list(dict.fromkeys(ref.name for i, ref in enumerate(turn.files) if i in left_out))
     if dropped:
         blocks.append({"type": "text", "text": _left_out_note(dropped)})
     blocks.append({"type": "text", "text": turn.text or DEFAULT_QUESTION})
     return {"role": "user", "content": blocks}
+
+
+def _part_of(ref: FileRef) -> str:
+    """' (page.png, part 1 of 6, top)' for a part of a long image, else ''."""
+    if not ref.part:
+        return ""
+    return f" ({ref.name}, part {ref.part} of {ref.parts}{_where(ref)})"
+
+
+def _part_label(ref: FileRef) -> str:
+    """What tells Claude that the images that follow are one long image, in order."""
+    label = f"{ref.name}, part {ref.part} of {ref.parts}{_where(ref)}:"
+    if ref.part != 1:
+        return label
+    order = "top to bottom" if _tall(ref) else "left to right"
+    return (
+        f"[{ref.name} is one long image, sent as {ref.parts} overlapping parts from {order}; "
+        f"read them as one.]\n{label}"
+    )
+
+
+def _where(ref: FileRef) -> str:
+    ends = ("top", "bottom") if _tall(ref) else ("left", "right")
+    return {1: f", {ends[0]}", ref.parts: f", {ends[1]}"}.get(ref.part, "")
+
+
+def _tall(ref: FileRef) -> bool:
+    return (ref.height or 0) >= (ref.width or 0)
 
 
 def _left_out_note(names: list[str]) -> str:

@@ -113,10 +113,25 @@ def _box(item: object, images: list[FileRef]) -> tuple[int, Box] | None:
     x0, y0, x1, y1 = (float(c) for c in coords)
     if not (0 <= x0 < x1 <= sent_w and 0 <= y0 < y1 <= sent_h):
         return None
-    sx = (ref.original_width or sent_w) / sent_w
-    sy = (ref.original_height or sent_h) / sent_h
+    # A part of a long image shows a box of the original: its boxes are drawn on the whole
+    # original, with the other parts' boxes, under the first part's position.
+    left, top, right, bottom = ref.crop or (
+        0,
+        0,
+        ref.original_width or sent_w,
+        ref.original_height or sent_h,
+    )
+    sx, sy = (right - left) / sent_w, (bottom - top) / sent_h
     label = str(item.get("label", ""))[:80]
-    return image - 1, Box(n, label, x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+    box = Box(n, label, left + x0 * sx, top + y0 * sy, left + x1 * sx, top + y1 * sy)
+    return _first_part(images, image - 1), box
+
+
+def _first_part(images: list[FileRef], index: int) -> int:
+    """The position of the first part of the long image `images[index]` belongs to."""
+    while index and images[index].part and images[index].same_file(images[index - 1]):
+        index -= 1
+    return index
 
 
 def _scaled(box: Box, scale: float) -> Box:

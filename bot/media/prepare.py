@@ -8,16 +8,18 @@ import logging
 import math
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Literal, cast
+from typing import Literal
 
 import pillow_heif
 from PIL import Image, JpegImagePlugin
-from pypdf import PdfReader
 
 from bot.errors import FileRefused
+from bot.media import headers, tiles
+from bot.media.encode import encode
+from bot.media.pdf import readable_pdf
+from bot.media.resample import downscaled, fitted, resampled
 from bot.models import FileRef
 
 logger = logging.getLogger(__name__)
@@ -32,8 +34,11 @@ READABLE = "PNG, JPEG, GIF, WebP, HEIC, AVIF, TIFF, BMP and ICO images, and PDFs
 MAX_SIDE = 8000  # Claude refuses images larger than this on either side
 # Checked from the header before decoding: a small file can claim a huge canvas. Decoding
 # holds the whole canvas (4 bytes a pixel), so this caps one file near 400 MB of memory;
-# everything after decoding works in small bands (_downscaled).
-MAX_DECODE_PIXELS = 89_000_000  # just under Pillow's own bomb warning
+# everything after decoding works in small bands (resample.py).
+MAX_DECODE_PIXELS = 89_000_000
+# Pillow refuses past twice its MAX_IMAGE_PIXELS wherever it decodes (an icon's frame while
+# opening, a GIF frame past its screen, a TIFF strip): there too, stop at the bot's own cap.
+Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS // 2
 # libheif and libavif hand over their own RGB copy (7 bytes a pixel in all), and libjpeg keeps
 # a progressive JPEG's coefficients for the whole canvas whatever the scale (up to 7 bytes a
 # pixel too): those get a lower cap with the same memory bound. 48-50 MP phone HEICs fit.
@@ -41,13 +46,21 @@ MAX_HEAVY_DECODE_PIXELS = 52_000_000
 # A baseline JPEG is decoded at 1/2, 1/4 or 1/8 scale (draft), never at full size: 200 MP
 # phone photos (16320×12240) fit and cost less than a 12 MP HEIC.
 MAX_JPEG_PIXELS = 210_000_000
-# _check_canvas refuses those images by their header before any decoding, with a reply:
-# Pillow's warning about them would only be noise in the logs.
+# _check_canvas refuses images by their header before any decoding, with a reply: Pillow's
+# warning about those over its MAX_IMAGE_PIXELS would only be noise in the logs.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 MAX_PDF_PAGES = 100
-DIRECT_API_IMAGE_BYTES = 10 * 1024 * 1024 * 3 // 4  # 10 MB once base64-encoded
+# The Claude API refuses an image over 5 MB of base64 ("image exceeds 5 MB maximum"), sent
+# inline or by file_id, and Bedrock and Vertex are no looser: 3,932,160 raw bytes.
+IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 NATIVE_LONG_EDGE = 2576  # models from the Claude Opus 4.7 generation on
 OLDER_NATIVE_LONG_EDGE = 1568
+# The most pixels one image is read at without downscaling (28×28 px a token): 4784 tokens
+# (2576×1449) from the 4.7 generation on, about 1568 before.
+NATIVE_PIXELS = 4784 * 28 * 28
+OLDER_NATIVE_PIXELS = 1568 * 28 * 28
+CORRUPT_IMAGE = "the image looks corrupt or truncated. Could you share it again?"
+CORRUPT_PDF = "the PDF looks corrupt or truncated. Could you share it again?"
 
 _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png", "a PNG image"),
@@ -57,6 +70,8 @@ _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"%PDF-", "application/pdf", "a PDF"),
     (b"II*\x00", "image/tiff", "a TIFF image"),
     (b"MM\x00*", "image/tiff", "a TIFF image"),
+    (b"II+\x00", "image/tiff", "a TIFF image"),  # BigTIFF: 64-bit offsets, large scans
+    (b"MM\x00+", "image/tiff", "a TIFF image"),
     (b"BM", "image/bmp", "a BMP image"),
     (b"\x00\x00\x01\x00", "image/x-icon", "an icon file"),
     (b"PK\x03\x04", "application/zip", "a ZIP archive (or an Office document)"),
@@ -76,13 +91,14 @@ class MediaLimits:
     """What the chosen model and platform accept for one file."""
 
     long_edge: int = NATIVE_LONG_EDGE
-    image_bytes: int = DIRECT_API_IMAGE_BYTES
+    image_bytes: int = IMAGE_BYTES
     pdf_pages: int = MAX_PDF_PAGES
+    pixels: int = NATIVE_PIXELS  # per image, read without downscaling
 
 
 @dataclass(frozen=True)
 class PreparedMedia:
-    """A file checked and ready to upload: the bytes to send and what they are."""
+    """Bytes checked and ready to upload (a file, or one part of a long one) and what they are."""
 
     name: str
     data: bytes
@@ -94,6 +110,7 @@ class PreparedMedia:
     original_height: int | None = None
     notes: tuple[str, ...] = field(default=())
     pages: int | None = None  # PDFs
+    part: tiles.Part | None = None  # one of the parts a long image is sent as
     # The content hash that keys the upload cache. Hashed once here, in prepare's worker
     # thread: hashing up to 50 MB on each read would block the event loop.
     sha256: str = field(init=False)
@@ -117,7 +134,18 @@ class PreparedMedia:
             original_height=self.original_height,
             pages=self.pages,
             size=len(self.data),
+            part=self.part.index if self.part else None,
+            parts=self.part.count if self.part else None,
+            crop=self.part.box if self.part else None,
         )
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """What one shared file becomes: one item to send (a long page: several), and notes."""
+
+    parts: tuple[PreparedMedia, ...]
+    notes: tuple[str, ...] = ()
 
 
 def native_long_edge(model: str) -> int:
@@ -133,6 +161,11 @@ def native_long_edge(model: str) -> int:
         return NATIVE_LONG_EDGE  # a name this release doesn't know is a newer model
     version = (int(match.group(1)), int(match.group(2) or 0))
     return NATIVE_LONG_EDGE if version >= (4, 7) else OLDER_NATIVE_LONG_EDGE
+
+
+def native_pixels(long_edge: int) -> int:
+    """The most pixels one image is read at by a model with this native long edge."""
+    return NATIVE_PIXELS if long_edge >= NATIVE_LONG_EDGE else OLDER_NATIVE_PIXELS
 
 
 def estimate_image_tokens(width: int, height: int) -> int:
@@ -163,63 +196,95 @@ def sniff(data: bytes) -> tuple[str | None, str]:
     return None, "a file type I don't recognise"
 
 
-def prepare(name: str, data: bytes, limits: MediaLimits = MediaLimits()) -> PreparedMedia:
+def prepare(name: str, data: bytes, limits: MediaLimits = MediaLimits()) -> PreparedFile:
     """Check a shared file and return what to send to Claude, or raise FileRefused."""
     if not data:
         raise FileRefused(name, "the file is empty. Could you share it again?")
     media_type, phrase = sniff(data)
     if media_type == "application/pdf":
-        corrupt = "the PDF looks corrupt or truncated."
-    elif media_type in CLAUDE_IMAGE_TYPES or media_type in CONVERTIBLE_TYPES:
-        corrupt = "the image looks corrupt or truncated. Could you share it again?"
-    else:
-        raise FileRefused(name, f"it is {phrase}, and I can read {READABLE}.")
-    try:
-        if media_type == "application/pdf":
-            pages = _check_pdf(name, data, limits)
-            return PreparedMedia(name, data, media_type, "document", pages=pages)
+        return PreparedFile((_prepare_pdf(name, data, limits),))
+    if media_type in CLAUDE_IMAGE_TYPES or media_type in CONVERTIBLE_TYPES:
         return _prepare_image(name, data, media_type, limits)
+    raise FileRefused(name, f"it is {phrase}, and I can read {READABLE}.")
+
+
+def _prepare_pdf(name: str, data: bytes, limits: MediaLimits) -> PreparedMedia:
+    try:
+        sent, pages = readable_pdf(name, data, limits.pdf_pages)
+    except FileRefused:
+        raise
+    except Exception:
+        # pypdf fed hostile bytes raises almost any type (LimitReachedError, RecursionError,
+        # struct.error…). Nothing here does I/O, so a failure is this file's: refuse it alone.
+        logger.warning("could not read %s (application/pdf)", name, exc_info=True)
+        raise FileRefused(name, CORRUPT_PDF) from None
+    return PreparedMedia(name, sent, "application/pdf", "document", pages=pages)
+
+
+def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits) -> PreparedFile:
+    image: Image.Image | None = None
+    try:
+        _check_headers(name, data, media_type)
+        image = _open(data, media_type)
+        with image:
+            _check_canvas(name, image)
+            return _fit(name, data, media_type, image, limits)
     except FileRefused:
         raise
     except Image.DecompressionBombError:
         raise FileRefused(name, _too_many_pixels()) from None
-    except Exception:
-        # pypdf, Pillow and libheif fed hostile bytes raise almost any type (LimitReachedError,
-        # RuntimeError, struct.error, IndexError, MemoryError…). Nothing here does I/O, so a
-        # failure is this file's: refuse it alone and let the rest of the message be answered.
+    except Exception as error:
+        # Pillow and libheif fed hostile bytes raise almost any type (OSError, SyntaxError,
+        # struct.error, MemoryError…): a variant the decoder lacks is said so, with what would
+        # work; anything else is this file's damage.
+        if variant := headers.unsupported_variant(media_type, data, image, error):
+            logger.info("cannot decode %s: %s (%s)", name, variant, error)
+            raise FileRefused(
+                name, f"it is {variant}, which I can't decode. Exporting it as PNG would work."
+            ) from None
         logger.warning("could not decode %s (%s)", name, media_type, exc_info=True)
-        raise FileRefused(name, corrupt) from None
+        raise FileRefused(name, CORRUPT_IMAGE) from None
 
 
-def _check_pdf(name: str, data: bytes, limits: MediaLimits) -> int:
-    """The PDF's page count, once it is known Claude can read it."""
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        raise FileRefused(name, "the PDF is password-protected. An unprotected copy would work.")
-    pages = len(reader.pages)
-    if pages > limits.pdf_pages:
-        raise FileRefused(
-            name,
-            f"it has {pages} pages and Claude reads at most {limits.pdf_pages} per request. "
-            "Splitting it or sharing the pages that matter would work.",
-        )
-    return pages
+def _check_headers(name: str, data: bytes, media_type: str) -> None:
+    """Refuse what the file's own headers give away, before Pillow decodes any of it."""
+    if media_type == "image/png" and headers.png_damaged(data):
+        raise FileRefused(name, CORRUPT_IMAGE)
+    if media_type != "image/x-icon":
+        return  # every other format is decoded only on load(), after _check_canvas
+    for width, height in headers.icon_frame_sizes(data):
+        if max(width, height) > headers.MAX_ICON_SIDE:
+            raise FileRefused(
+                name,
+                f"the icon holds a {width}×{height} picture, far larger than an icon's "
+                "256×256, and I don't decode those. Exporting it as PNG would work.",
+            )
 
 
-def _prepare_image(name: str, data: bytes, media_type: str, limits: MediaLimits) -> PreparedMedia:
-    with _open(data, media_type) as image:
-        _check_canvas(name, image)
-        return _fit(name, data, media_type, image, limits)
+# The plugin each sniffed type is opened with: the bytes are never offered to another.
+_PLUGINS = {
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/tiff": "TIFF",
+    "image/bmp": "BMP",
+    "image/x-icon": "ICO",
+    "image/heic": "HEIF",
+    "image/avif": "AVIF",
+}
 
 
 def _open(data: bytes, media_type: str) -> Image.Image:
-    """The image, its header read and nothing decoded yet."""
+    """The image, its header read and nothing decoded yet, by the plugin its type names."""
+    # The plugin itself, not Image.open: that refuses canvases over Pillow's limit before
+    # _check_canvas can say which size and which cap (or allow a 200 MP JPEG it decodes at a
+    # quarter scale). As a plain JPEG, an MPO (a phone photo with a depth map or preview
+    # appended) is its first, main picture.
     if media_type == "image/jpeg":
-        # Image.open refuses canvases over 2x Pillow's limit (179 MP) before _check_canvas
-        # can allow a 200 MP JPEG it will decode at a quarter scale. As a plain JPEG, an MPO
-        # (a phone photo with a depth map or preview appended) is its first, main picture.
         return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
-    return Image.open(io.BytesIO(data))
+    Image.init()  # registers every plugin once
+    factory, _ = Image.OPEN[_PLUGINS[media_type]]
+    return factory(io.BytesIO(data), "")
 
 
 def _check_canvas(name: str, image: Image.Image) -> None:
@@ -234,6 +299,8 @@ def _pixel_limit(image: Image.Image) -> int:
         return MAX_HEAVY_DECODE_PIXELS if image.info.get("progressive") else MAX_JPEG_PIXELS
     if image.format in ("HEIF", "AVIF"):
         return MAX_HEAVY_DECODE_PIXELS
+    if image.format == "TIFF" and _tiff_orientation(image) != 1:
+        return MAX_HEAVY_DECODE_PIXELS  # Pillow turns it upright in a second full-size copy
     return MAX_DECODE_PIXELS
 
 
@@ -247,63 +314,117 @@ def _too_many_pixels(width: int = 0, height: int = 0, limit: int = MAX_DECODE_PI
 
 def _fit(
     name: str, data: bytes, media_type: str, image: Image.Image, limits: MediaLimits
-) -> PreparedMedia:
-    """The original bytes when Claude can take them as they are, else a re-encoded copy."""
-    width, height = image.size
+) -> PreparedFile:
+    """The original bytes when Claude can take them as they are, else re-encoded parts."""
     animated = bool(getattr(image, "is_animated", False))
     notes = (f"{name} is animated: I looked at its first frame only.",) if animated else ()
-    orientation = _exif_orientation(image)
-    rotated = orientation not in (0, 1)
-    if media_type == "image/jpeg" and max(width, height) > limits.long_edge:
+    stored = image.size
+    scale = _decoding_scale(stored, limits)
+    if media_type == "image/jpeg" and scale < 1:
         # Let the JPEG decoder skip detail the downscale would throw away (a 50 MP photo
-        # decodes as 12 MP). Asked for the fitted size: a square box would stop a panorama's
+        # decodes as 12 MP). Asked for the scaled size: a square box would stop a panorama's
         # scale at its short side.
-        image.draft("RGB", _fitted(image.size, limits.long_edge))
-    image.load()  # decodes the first frame: truncated or corrupt data fails here
+        image.draft("RGB", (math.ceil(stored[0] * scale), math.ceil(stored[1] * scale)))
+    # The first frame, whole, from a fresh open: corrupt or cut data fails here. Before any
+    # getexif(): on a PNG that loads the pixels itself, and when that fails and the error is
+    # swallowed, Pillow has already dropped the tiles and a later load() "succeeds".
+    image.load()
+    orientation = _orientation(image)
+    quarter_turn = orientation in (5, 6, 7, 8)  # the upright original is the other way round
+    width, height = (stored[1], stored[0]) if quarter_turn else stored
+    if parts := tiles.plan((width, height), limits.long_edge, limits.pixels):
+        note = f"{name} is a long image: I read it in {len(parts)} overlapping parts."
+        long = _parts(name, media_type, image, orientation, parts, (width, height), limits)
+        return PreparedFile(long, (*notes, note))
     as_is = (
         media_type in CLAUDE_IMAGE_TYPES
         and not animated
-        and not rotated
+        and orientation == 1
         and image.mode != "CMYK"
         and max(width, height) <= limits.long_edge
         and len(data) <= limits.image_bytes
     )
     if as_is:
-        return PreparedMedia(
+        sent = PreparedMedia(
             _renamed(name, media_type), data, media_type, "image", width, height, width, height
         )
-    frame = _downscaled(image, limits.long_edge)
+        return PreparedFile((sent,), notes)
+    frame = downscaled(image, limits.long_edge)
     if frame is not image:
         image.close()  # the full-size pixels: encoding needs only the downscaled copy
-    if rotated:  # upright after downscaling: turning the full-size canvas would copy it
+    if orientation in _UPRIGHT:  # after downscaling: turning the full-size canvas copies it
         frame = frame.transpose(_UPRIGHT[orientation])
-    if orientation in (5, 6, 7, 8):  # a quarter turn: the upright original is portrait
-        width, height = height, width
-    out_type, out_data, size = _encode(frame, media_type, limits)
-    return PreparedMedia(
-        _renamed(name, out_type),
-        out_data,
-        out_type,
+    encoded = encode(frame, media_type, limits.image_bytes)
+    sent = PreparedMedia(
+        _renamed(name, encoded.media_type),
+        encoded.data,
+        encoded.media_type,
         "image",
-        size[0],
-        size[1],
+        *encoded.size,
         width,
         height,
-        notes,
     )
+    return PreparedFile((sent,), notes)
+
+
+def _decoding_scale(size: tuple[int, int], limits: MediaLimits) -> float:
+    """How much of the stored resolution is needed: for the parts of a long image, or one."""
+    # The same whichever way up: the parts' scale depends on the short and long sides only.
+    parts = tiles.plan(size, limits.long_edge, limits.pixels)
+    if parts:
+        left, top, right, bottom = parts[0].box
+        return max(parts[0].size) / max(right - left, bottom - top)
+    return min(1.0, limits.long_edge / max(size))
+
+
+def _parts(
+    name: str,
+    media_type: str,
+    image: Image.Image,
+    orientation: int,
+    parts: list[tiles.Part],
+    original: tuple[int, int],
+    limits: MediaLimits,
+) -> tuple[PreparedMedia, ...]:
+    """Each part of a long image, cut from the upright image and encoded on its own."""
+    frame = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
+    # The parts are boxes in the original's pixels; a JPEG may be decoded at a reduced scale.
+    ratio = frame.width / original[0]
+    sent = []
+    for part in parts:
+        left, top, right, bottom = (round(v * ratio) for v in part.box)
+        box = (left, top, min(right, frame.width), min(bottom, frame.height))
+        cut = resampled(frame, box, part.size)
+        encoded = encode(cut, media_type, limits.image_bytes)
+        sent.append(
+            PreparedMedia(
+                _renamed(name, encoded.media_type),
+                encoded.data,
+                encoded.media_type,
+                "image",
+                *encoded.size,
+                *original,
+                part=part,
+            )
+        )
+    return tuple(sent)
 
 
 def upright(data: bytes, long_edge: int) -> tuple[Image.Image, float]:
     """A checked image decoded upright within `long_edge`; its scale from the original."""
-    # For drawing on (locate): the same decoding economies as prepare, whatever the size.
-    media_type, _ = sniff(data)
-    image = _open(data, media_type or "")
-    orientation = _exif_orientation(image)
+    # For drawing on (locate): the same checks and decoding economies as prepare.
+    media_type, phrase = sniff(data)
+    if media_type not in CLAUDE_IMAGE_TYPES and media_type not in CONVERTIBLE_TYPES:
+        raise ValueError(f"not an image: {phrase}")
+    _check_headers("image", data, media_type)
+    image = _open(data, media_type)
+    _check_canvas("image", image)
     width, height = image.size
     if media_type == "image/jpeg" and max(width, height) > long_edge:
-        image.draft("RGB", _fitted(image.size, long_edge))
+        image.draft("RGB", fitted(image.size, long_edge))
     image.load()
-    frame = _downscaled(image, long_edge)
+    orientation = _orientation(image)
+    frame = downscaled(image, long_edge)
     if frame is not image:
         image.close()
     if orientation in _UPRIGHT:
@@ -311,12 +432,21 @@ def upright(data: bytes, long_edge: int) -> tuple[Image.Image, float]:
     return frame, frame.size[0] / (height if orientation in (5, 6, 7, 8) else width)
 
 
-def _exif_orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation still to apply to the loaded image (1: none)."""
+    if image.format == "TIFF":
+        return 1  # Pillow's TIFF plugin turns the image upright itself while loading
     try:
         orientation = int(image.getexif().get(0x0112, 1))
     except (ValueError, TypeError, OSError):
         return 1
     return orientation if orientation in _UPRIGHT else 1
+
+
+def _tiff_orientation(image: Image.Image) -> int:
+    tags = getattr(image, "tag_v2", {})
+    value = tags.get(0x0112, 1)
+    return value if isinstance(value, int) else 1
 
 
 # What turns the stored frame upright for each EXIF orientation (as ImageOps.exif_transpose).
@@ -329,112 +459,6 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-def _encode(
-    frame: Image.Image, source_type: str, limits: MediaLimits
-) -> tuple[str, bytes, tuple[int, int]]:
-    """Encode the downscaled frame within the byte limit, shrinking it further if need be."""
-    has_alpha = frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
-    photo = source_type in ("image/jpeg", "image/heic", "image/avif")
-    # Screenshots keep crisp text as PNG; photos are smaller as JPEG at no visible cost.
-    attempts: list[tuple[str, dict[str, object]]]
-    if photo and not has_alpha:
-        attempts = [("image/jpeg", {"quality": 90}), ("image/jpeg", {"quality": 80})]
-    else:
-        attempts = [("image/png", {}), ("image/webp", {"quality": 90})]
-        if not has_alpha:
-            attempts.append(("image/jpeg", {"quality": 85}))
-    while True:
-        for media_type, options in attempts:
-            encoded = _save(frame, media_type, options)
-            if len(encoded) <= limits.image_bytes:
-                return media_type, encoded, frame.size
-        # Nothing fits: shrink by a quarter and try again (rare: huge noisy images).
-        frame = frame.resize(
-            (max(1, frame.width * 3 // 4), max(1, frame.height * 3 // 4)), Image.Resampling.LANCZOS
-        )
-
-
-def _fitted(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
-    """The size with the same aspect and at most `long_edge` on its longer side."""
-    width, height = size
-    if max(width, height) <= long_edge:
-        return size
-    if width >= height:
-        return long_edge, max(1, round(height * long_edge / width))
-    return max(1, round(width * long_edge / height)), long_edge
-
-
-# Source pixels converted and resampled at once: about 16 MB, where the whole canvas can be
-# 360 MB. Converting it whole (palette or 16-bit to RGB, RGBA to premultiplied for Lanczos)
-# and resampling it in one go held two or three full-size copies at once.
-_BAND_PIXELS = 1_000_000
-
-
-def _downscaled(image: Image.Image, long_edge: int) -> Image.Image:
-    """The image in a mode the encoders take, fitted to `long_edge`, made band by band."""
-    convert = _converter(image)
-    size = _fitted(image.size, long_edge)
-    if size == image.size:
-        return convert(image)  # at most long_edge² pixels: one copy is cheap
-    width, height = image.size
-    scale = height / size[1]
-    # Lanczos reads 3 source pixels either side per output pixel (times the scale): a band
-    # with that margin resamples exactly as the whole canvas would.
-    margin = math.ceil(3 * scale) + 1
-    rows = max(1, _BAND_PIXELS // (width * math.ceil(scale)))
-    out: Image.Image | None = None
-    for top in range(0, size[1], rows):
-        bottom = min(size[1], top + rows)
-        y0, y1 = top * scale, min(height, bottom * scale)
-        first, last = max(0, math.floor(y0) - margin), min(height, math.ceil(y1) + margin)
-        band = convert(image.crop((0, first, width, last)))
-        box = (0.0, y0 - first, float(width), y1 - first)
-        part = band.resize((size[0], bottom - top), Image.Resampling.LANCZOS, box=box)
-        if out is None:
-            out = Image.new(part.mode, size)
-        out.paste(part, (0, top))
-    assert out is not None  # size[1] >= 1: at least one band
-    return out
-
-
-# Grayscale deeper than 8 bits: scientific TIFFs, medical scans, 16-bit PNGs.
-_DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
-
-
-def _converter(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
-    """What brings `image`, or a band of it, into a mode the encoders take."""
-    if image.mode == "F":
-        # Floats have no fixed range (0..1, or raw sensor values): stretch what is there,
-        # measured on the whole image so that every band gets the same tones.
-        low, high = cast("tuple[float, float]", image.getextrema())  # one band: one pair
-        scale = 255 / (high - low) if high > low else 0.0
-        return lambda part: part.point(lambda v: (v - low) * scale).convert("L")
-    if image.mode in _DEEP_MODES:
-        # Pillow's convert clips 16-bit tones to white: keep their top 8 bits instead.
-        return lambda part: part.convert("I").point(lambda v: v / 256).convert("L")
-    mode = _encodable_mode(image)
-    return lambda part: part if part.mode == mode else part.convert(mode)
-
-
-def _encodable_mode(image: Image.Image) -> str:
-    if image.mode in ("P", "PA", "RGB", "L") and (
-        image.mode == "PA" or "transparency" in image.info
-    ):
-        return "LA" if image.mode == "L" else "RGBA"  # a transparent color becomes alpha
-    if image.mode in ("RGB", "RGBA", "L", "LA"):
-        return image.mode
-    return "RGB"
-
-
-def _save(frame: Image.Image, media_type: str, options: dict[str, object]) -> bytes:
-    out = io.BytesIO()
-    if media_type == "image/jpeg" and frame.mode not in ("RGB", "L"):
-        frame = frame.convert("RGB")
-    fmt = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}[media_type]
-    frame.save(out, fmt, **options)
-    return out.getvalue()
 
 
 def _renamed(name: str, media_type: str) -> str:

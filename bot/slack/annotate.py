@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 
 from slack_sdk.errors import SlackApiError
@@ -27,12 +28,12 @@ class Annotator:
         fetcher: SlackFileFetcher,
         *,
         in_flight: asyncio.Semaphore,
-        decoding: asyncio.Semaphore,
+        draw: Callable[[str, bytes, list[locate.Box]], Awaitable[bytes]],
     ) -> None:
         self.slack = slack
         self.fetcher = fetcher
-        self.in_flight = in_flight  # the pipeline's bounds on files in memory and decoding
-        self.decoding = decoding
+        self.in_flight = in_flight  # the pipeline's bound on files in memory
+        self.draw = draw  # locate.draw, where files are decoded (in a worker, time-limited)
 
     async def post(self, job: Job, images: list[FileRef], located: locate.Located) -> list[str]:
         """Upload one annotated image per image with boxes; notes on what went wrong."""
@@ -46,8 +47,7 @@ class Annotator:
                 async with self.in_flight:
                     source = SlackFile(id=ref.slack_file_id, name=ref.name)
                     original = await self.fetcher.fetch(source)
-                    async with self.decoding:
-                        png = await asyncio.to_thread(locate.draw, original, boxes)
+                    png = await self.draw(ref.name, original, boxes)
                     del original
                 await self.slack.files_upload_v2(
                     channel=job.channel_id,

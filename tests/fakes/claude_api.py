@@ -34,7 +34,7 @@ BLOCK_TYPES += ["tool_use", "tool_result", "server_tool_use", "web_search_tool_r
 BLOCK_TYPES += ["web_fetch_tool_result", "code_execution_tool_result", "container_upload"]
 BLOCK_TYPES += ["bash_code_execution_tool_result", "text_editor_code_execution_tool_result"]
 BLOCK_TYPES += ["tool_search_tool_result"]
-MAX_IMAGE_B64 = 10 * 1024 * 1024  # 10 MB, counted on the base64 form
+MAX_IMAGE_B64 = 5 * 1024 * 1024  # 5 MB, counted on the base64 form, however the image is sent
 MAX_REQUEST_BYTES = 32 * 1024 * 1024  # the Messages API refuses bigger bodies with a 413
 FILE_ID = re.compile(r"file_[A-Za-z0-9]+")
 PDF_PAGE_TOKENS = 1600  # a page's image and text, for the context window (docs: 1,500-3,000)
@@ -106,6 +106,10 @@ class ApiError(Exception):
         self.code: str | None = kw.get("code")
         self.details: Json = kw.get("details") or {}
         self.headers: dict[str, str] = kw.get("headers") or {}
+
+
+def _too_big(encoded: int) -> str:
+    return f"image exceeds 5 MB maximum: {encoded} bytes > {MAX_IMAGE_B64} bytes"
 
 
 def _bad(message: str, **kw: Any) -> ApiError:
@@ -469,9 +473,7 @@ class FakeClaude:
             if not isinstance(raw, str):
                 raise _bad(f"{where}.data: Field required")
             if btype == "image" and len(raw) > MAX_IMAGE_B64:
-                raise _bad(
-                    f"{where}: image exceeds 10 MB maximum: {len(raw)} > {MAX_IMAGE_B64} bytes"
-                )
+                raise _bad(_too_big(len(raw)))
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
@@ -496,12 +498,12 @@ class FakeClaude:
                 scan.pdf_pages += len(PdfReader(io.BytesIO(data)).pages)
                 scan.docs[-1].pages = citations.page_texts(data)
             return
+        if (encoded := 4 * math.ceil(len(data) / 3)) > MAX_IMAGE_B64:
+            raise _bad(_too_big(encoded))  # by file_id too: the API counts the base64 form
         if sniff_image(data) is None or (size := _decoded_size(data)) is None:
             raise _bad("Could not process image")
         if sniff_image(data) != media_type:
             raise _bad(f"{where}: Image does not match the provided media type {media_type}")
-        if 4 * math.ceil(len(data) / 3) > MAX_IMAGE_B64:
-            raise _bad(f"{where}: image exceeds 10 MB maximum")
         scan.dims.append((path, *size))
 
     def _check_context(self, body: Json, scan: _Scan) -> None:

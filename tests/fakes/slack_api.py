@@ -381,7 +381,8 @@ class FakeSlack(AgentSurfaces):
         api.router.add_post("/hooks/{path:.*}", self._handle_hook)
         self._ports["api"] = await self._serve(api, "127.0.0.1")
         for name, ip in FILE_HOSTS.items():
-            app = web.Application()
+            # Slack takes uploads up to 1 GB; aiohttp's own default would stop them at 1 MB.
+            app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_get("/files-pri/{team_file}/{rest:.*}", self._file_handler(name))
             if name == "primary":
                 app.router.add_post("/upload/v1/{token}", self._handle_upload)
