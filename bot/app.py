@@ -17,20 +17,20 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admins import Admins
-from bot.agent import AgentSurfaces
-from bot.budget import Budget, WorkspaceLimits
+from bot.agent.feedback import Feedback
+from bot.agent.surfaces import AgentSurfaces
 from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
 from bot.decoders import Decoders, usable_cpus
-from bot.feedback import Feedback
-from bot.gate import Gate
-from bot.home import HomeTab
+from bot.governance.admins import Admins
+from bot.governance.budget import Budget, WorkspaceLimits
+from bot.governance.gate import Gate
+from bot.governance.home import HomeTab
+from bot.governance.reports import Reports
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Conversation, PipelineOptions, Stores
-from bot.reports import Reports
 from bot.slack.files import SlackFileFetcher
 from bot.slack.notes import Notes
 from bot.slack.people import SlackPeople

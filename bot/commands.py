@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.admins import Admins
+from bot.governance.admins import Admins
+from bot.governance.reports import Reports, as_text
 from bot.prices import micro_usd, usd
-from bot.reports import Reports, as_text
 from bot.slack.text import inert
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings

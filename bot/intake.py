@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.gate import Gate
+from bot.governance.gate import Gate
 from bot.models import Job, SlackFile, ThreadRef
 from bot.slack.text import encodable, image_links, strip_mentions
 from bot.store.channels import ChannelSettings

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import progress
-from bot.agent import AgentSurfaces
-from bot.budget import Budget, Spend
+from bot.agent import progress
+from bot.agent.prompts import Pick, invitation
+from bot.agent.surfaces import AgentSurfaces
 from bot.claude import window
 from bot.claude.citations import sources_line
 from bot.claude.client import media_limits
@@ -26,13 +26,13 @@ from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.decoders import Decoders
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
+from bot.governance.budget import Budget, Spend
 from bot.materials import Materials, Prepared
 from bot.media import locate
 from bot.media import prepare as media
 from bot.metrics import Metrics
 from bot.models import FileRef, Job, SlackFile, Turn
 from bot.prices import Tokens
-from bot.prompts import Pick, invitation
 from bot.slack.annotate import Annotator
 from bot.slack.blocks import feedback_buttons, template_select
 from bot.slack.files import SlackFileFetcher

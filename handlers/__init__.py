@@ -6,10 +6,10 @@ from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.agent import AgentSurfaces
+from bot.agent.feedback import Feedback
+from bot.agent.surfaces import AgentSurfaces
 from bot.commands import VisionCommand
-from bot.feedback import Feedback
-from bot.home import HomeTab
+from bot.governance.home import HomeTab
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.templates import Templates

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.agent import AgentSurfaces
+from bot.agent.surfaces import AgentSurfaces
 from handlers.identity import identity
 
 

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from bot.agent import AgentSurfaces
+from bot.agent.surfaces import AgentSurfaces
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.outage import OutageNotices

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.feedback import Click, Feedback
+from bot.agent.feedback import Click, Feedback
 from bot.slack import blocks
 from handlers.identity import identity
 

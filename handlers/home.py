@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.agent import AgentSurfaces
-from bot.home import HomeTab
+from bot.agent.surfaces import AgentSurfaces
+from bot.governance.home import HomeTab
 from handlers.identity import identity
 
 OnTab = Callable[[dict[str, Any], AsyncBoltContext], Awaitable[None]]

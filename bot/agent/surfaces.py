@@ -7,12 +7,12 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.agent.prompts import TITLE, Pick, SuggestedPrompts
+from bot.agent.viewing import Viewing
 from bot.models import Job
-from bot.prompts import TITLE, Pick, SuggestedPrompts
 from bot.slack.assistant import ThreadTitles, suggest_prompts
 from bot.store.viewing import ViewingStore
 from bot.templates import Templates
-from bot.viewing import Viewing
 
 logger = logging.getLogger(__name__)
 

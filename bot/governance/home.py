@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admins import Admins
-from bot.reports import Reports, Section, bar
+from bot.governance.admins import Admins
+from bot.governance.reports import Reports, Section, bar
 from bot.templates import Templates
 
 Block = dict[str, Any]

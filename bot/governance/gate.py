@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.admins import Admins
+from bot.governance.admins import Admins
 from bot.models import Job
 from bot.slack.notes import Notes
 from bot.store.channels import ChannelSettings

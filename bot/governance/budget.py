@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.admins import Admins
 from bot.config import Settings
 from bot.errors import OverBudget
+from bot.governance.admins import Admins
 from bot.metrics import Metrics
 from bot.models import Job
 from bot.prices import MICRO, Price, Tokens, cost_micro_usd, micro_usd, usd

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from bot.budget import WorkspaceLimits, periods
+from bot.governance.budget import WorkspaceLimits, periods
 from bot.prices import usd
 from bot.store.feedback import FeedbackCounts
 from bot.store.spend import Ranked, SpendLedger, Totals

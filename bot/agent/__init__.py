@@ -1,0 +1,1 @@
+"""Slack's AI surfaces: the Messages tab, suggested prompts, what people view, status, feedback."""
