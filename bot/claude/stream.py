@@ -81,21 +81,6 @@ def _usage(final: Message) -> Usage:
     )
 
 
-async def _next_words(words: AsyncIterator[str]) -> str | None:
-    """The stream's next text, None at its end; a broken stream is a user-facing error."""
-    try:
-        return await anext(words)
-    except StopAsyncIteration:
-        return None
-    except anthropic.APIError:
-        raise
-    except Exception as exc:
-        # The connection dropped mid-body, or an event didn't parse: the SDK raises its HTTP
-        # library's error or the JSON decoder's, not an APIError, and retries nothing.
-        logger.warning("Claude's stream broke off: %s: %s", type(exc).__name__, exc)
-        raise ClaudeUnavailable(BROKEN_OFF) from exc
-
-
 async def _next_event(
     events: AsyncIterator[ParsedMessageStreamEvent[Any]],
 ) -> ParsedMessageStreamEvent[Any] | None:
