@@ -23,6 +23,7 @@ from bot.claude.client import ClaudeClient, claude_client, transport
 from bot.commands import VisionCommand
 from bot.config import Settings
 from bot.decoders import Decoders, usable_cpus
+from bot.fairness import AnswerSlots
 from bot.governance.admins import Admins
 from bot.governance.budget import Budget, WorkspaceLimits
 from bot.governance.gate import Gate
@@ -92,7 +93,8 @@ def build_services(
     """Create the process's clients and the conversation pipeline (nothing runs yet)."""
     settings.require_prices()
     templates = templates or Templates.load(settings.templates_file)
-    redis = redis or connect(settings.redis_url)
+    # Answers hold a connection only per command, but a full process mustn't queue its acks.
+    redis = redis or connect(settings.redis_url, max_connections=redis_connections(settings))
     slack = _slack_client(settings)
     claude = claude or claude_client(settings)
     http = aiohttp.ClientSession()
@@ -123,6 +125,7 @@ def build_services(
     agent = AgentSurfaces(slack, templates, ViewingStore(redis))
     # One decoding process per core, started now: a file's decoding never blocks the loop.
     decoders = Decoders(usable_cpus(), settings.prepare_timeout_seconds)
+    slots = AnswerSlots(settings.max_concurrent_turns)
     conversation = Conversation(
         slack=slack,
         fetcher=fetcher,
@@ -135,6 +138,7 @@ def build_services(
         budget=budget,
         agent=agent,
         decoders=decoders,
+        slots=slots,
     )
     workers = Workers(
         queue,
@@ -142,6 +146,8 @@ def build_services(
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
         on_dropped=conversation.give_up,
+        slots=slots,
+        on_unreadable=metrics.unreadable_turns.inc,
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
     rate = QuestionRate(redis, settings.user_questions_per_minute)
@@ -184,6 +190,11 @@ def build_services(
         feedback=Feedback(slack, feedback_counts, templates, metrics),
         decoders=decoders,
     )
+
+
+def redis_connections(settings: Settings) -> int:
+    """Connections in the Redis pool: enough for every answer slot and the acks beside them."""
+    return max(50, settings.max_concurrent_turns + 25)
 
 
 def _slack_client(settings: Settings) -> AsyncWebClient:

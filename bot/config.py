@@ -107,7 +107,9 @@ class Settings(BaseSettings):
     history_ttl_days: int = Field(default=30, ge=1, le=90)
     follow_ups: bool = True
 
-    max_concurrent_turns: int = Field(default=8, ge=1, le=256)
+    # Answers waiting on Claude cost little memory (files are prepared 4 at a time, apart):
+    # this bounds Claude calls in flight, not decoding.
+    max_concurrent_turns: int = Field(default=100, ge=1, le=1000)
     turn_claim_timeout_seconds: float = Field(default=60.0, ge=1.0)
     # After SIGTERM, answers in flight get this long to finish, the rest stays pending for
     # another process; the orchestrator's kill timeout must be longer (deployment.yaml).

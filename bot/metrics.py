@@ -61,8 +61,13 @@ class Metrics:
             "app_rate_limited notices: Slack dropped events over 30,000 an hour in a workspace",
             registry=self.registry,
         )
+        self.unreadable_turns = Counter(
+            "vision_bot_unreadable_turns",
+            "Queue entries this version could not read (garbage, or a newer version's), dropped",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "vision_bot_turns_in_flight",
-            "Turns this process is answering now",
+            "Turns this process holds now: answering, or waiting for their thread's earlier turn",
             registry=self.registry,
         )

@@ -26,6 +26,7 @@ from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.decoders import Decoders
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
+from bot.fairness import AnswerSlots
 from bot.governance.budget import Budget, Spend
 from bot.materials import Materials, Prepared
 from bot.media import locate
@@ -145,7 +146,9 @@ class Conversation:
         budget: Budget,
         agent: AgentSurfaces,
         decoders: Decoders,
+        slots: AnswerSlots,
     ) -> None:
+        self.slots = slots
         self.slack = slack
         self.agent = agent
         self.claude = claude
@@ -180,58 +183,64 @@ class Conversation:
             queued.ticket,
             lock_seconds=self.options.lock_seconds,
             order_wait_seconds=self.options.order_wait_seconds,
+            parked=self.slots.parked,
         ):
             if await self.history.was_answered(job.thread, job.request_key):
                 logger.info("already answered, skipping: %s", job.ids)
                 self.metrics.turns.labels(job.action, "duplicate").inc()
                 return
-            started = time.monotonic()
-            reply = ThreadReply(
-                self.slack,
-                channel=job.channel_id,
-                thread_ts=job.thread_ts,
-                message_ts=job.message_ts,
-                team_id=job.team_id,
-                user_id=job.user_id,
-                user_team_id=job.user_team_id,
-                no_status=self._no_status,
-            )
-            outcome = "answered"
-            try:
-                if job.action == "forget":
-                    await self._forget(job, reply)
-                else:
-                    # Checked and reserved before anything is downloaded or sent to Claude.
-                    async with self.budget.hold(job) as spend:
-                        if job.action == "redo":
-                            await self._redo(job, reply, spend)
-                        else:
-                            outcome = await self._answer(job, reply, spend)
-            except asyncio.CancelledError:
-                # Shutting down before the answer was done: close the half-streamed message
-                # so it doesn't hang; another process answers again from the start.
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(INTERRUPT_SECONDS):
-                        await reply.interrupt(INTERRUPTED)
-                raise
-            except OverBudget as exc:
-                outcome = "over_limit"
-                if not job.auto:  # nobody asked about an auto share: no note under every image
-                    outcome = await self._tell(job, reply, exc.message, outcome)
-            except UserFacingError as exc:
-                # The thread says what happened; the log says why, for whoever runs the bot.
-                logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
-                outcome = await self._tell(job, reply, exc.message, "user_error")
-            except Exception as exc:
-                if cannot_post(exc):
-                    outcome = await self._undeliverable(job, exc)
-                else:
-                    logger.exception("answering failed: %s", job.ids)
-                    outcome = await self._tell(job, reply, GENERIC_FAILURE, "failed")
-            if outcome != "answered" and job.action == "answer":
-                # "Nothing to look at here" must not open the thread to every later reply.
-                await self.history.unaccept(job.thread)
-            self._observe(job, reply, outcome, started)
+            async with self.slots.answering(f"{job.team_id}:{job.user_id or job.channel_id}"):
+                await self._carry_out(job)
+
+    async def _carry_out(self, job: Job) -> None:
+        """Answer, redo or forget, and say in the thread whatever went wrong."""
+        started = time.monotonic()
+        reply = ThreadReply(
+            self.slack,
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            message_ts=job.message_ts,
+            team_id=job.team_id,
+            user_id=job.user_id,
+            user_team_id=job.user_team_id,
+            no_status=self._no_status,
+        )
+        outcome = "answered"
+        try:
+            if job.action == "forget":
+                await self._forget(job, reply)
+            else:
+                # Checked and reserved before anything is downloaded or sent to Claude.
+                async with self.budget.hold(job) as spend:
+                    if job.action == "redo":
+                        await self._redo(job, reply, spend)
+                    else:
+                        outcome = await self._answer(job, reply, spend)
+        except asyncio.CancelledError:
+            # Shutting down before the answer was done: close the half-streamed message
+            # so it doesn't hang; another process answers again from the start.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(INTERRUPT_SECONDS):
+                    await reply.interrupt(INTERRUPTED)
+            raise
+        except OverBudget as exc:
+            outcome = "over_limit"
+            if not job.auto:  # nobody asked about an auto share: no note under every image
+                outcome = await self._tell(job, reply, exc.message, outcome)
+        except UserFacingError as exc:
+            # The thread says what happened; the log says why, for whoever runs the bot.
+            logger.warning("told %s: %s (%s)", job.ids, exc.message, _cause(exc))
+            outcome = await self._tell(job, reply, exc.message, "user_error")
+        except Exception as exc:
+            if cannot_post(exc):
+                outcome = await self._undeliverable(job, exc)
+            else:
+                logger.exception("answering failed: %s", job.ids)
+                outcome = await self._tell(job, reply, GENERIC_FAILURE, "failed")
+        if outcome != "answered" and job.action == "answer":
+            # "Nothing to look at here" must not open the thread to every later reply.
+            await self.history.unaccept(job.thread)
+        self._observe(job, reply, outcome, started)
 
     async def _tell(self, job: Job, reply: ThreadReply, text: str, outcome: str) -> str:
         """Say in the thread what went wrong; the outcome, once we know if that worked."""

@@ -135,6 +135,9 @@ async def _healthz(request: web.Request) -> web.Response:
     if outage["down"]:
         outage["down"] = False
         logger.info("health check: Redis answers again")
+    if not request.app[SERVICES].workers.alive:
+        # Nothing new would be answered: let the orchestrator restart the process.
+        return web.json_response({"ok": False, "status": "turn workers stopped"}, status=503)
     return web.json_response({"ok": True, "in_flight": request.app[SERVICES].workers.in_flight})
 
 

@@ -34,7 +34,7 @@ async def test_a_turn_finishing_in_the_grace_is_not_reclaimed_by_another_process
         stopping = asyncio.create_task(workers.stop(grace_seconds=10))
         reclaimed: list[QueuedJob] = []
         while not stopping.done():
-            reclaimed += await other.reclaim(1500, count=10)
+            reclaimed += (await other.reclaim(1500, count=10)).jobs
             await asyncio.sleep(0.2)
         await stopping
     finally:

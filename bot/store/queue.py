@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,6 +33,14 @@ class QueuedJob:
         return self.deliveries > MAX_DELIVERIES
 
 
+@dataclass
+class Batch:
+    """What one read of the stream found: jobs to run, and how many entries were unreadable."""
+
+    jobs: list[QueuedJob] = field(default_factory=list)
+    unreadable: int = 0
+
+
 class TurnQueue:
     """Hands each queued job to exactly one worker at a time."""
 
@@ -58,30 +66,31 @@ class TurnQueue:
         )
         return str(entry_id)
 
-    async def read(self, count: int, block_ms: int) -> list[QueuedJob]:
+    async def read(self, count: int, block_ms: int) -> Batch:
         """New jobs for this consumer, waiting up to `block_ms` for one."""
         reply: Any = await self.redis.xreadgroup(
             keys.GROUP, self.consumer, {keys.STREAM: ">"}, count=count, block=block_ms
         )
-        if not reply:
-            return []
-        return [self._parse(entry_id, fields) for entry_id, fields in reply[0][1]]
+        batch = Batch()
+        for entry_id, fields in reply[0][1] if reply else []:
+            await self._sort(batch, str(entry_id), fields)
+        return batch
 
-    async def reclaim(self, min_idle_ms: int, count: int) -> list[QueuedJob]:
+    async def reclaim(self, min_idle_ms: int, count: int) -> Batch:
         """Jobs another consumer took but stopped working on (its process died)."""
         # Exhausted ones are among them: the caller gives them up and acknowledges them.
-        _, entries, _ = await self.redis.xautoclaim(
+        # Redis 6.2 answers [cursor, entries]; 7.0 added a third element, the deleted ids.
+        reply: Any = await self.redis.xautoclaim(
             keys.STREAM, keys.GROUP, self.consumer, min_idle_ms, start_id="0-0", count=count
         )
-        claimed = []
-        for entry_id, fields in entries:
+        batch = Batch()
+        for entry_id, fields in reply[1]:
             if fields is None:  # trimmed from the stream meanwhile
                 await self.ack(entry_id)
                 continue
-            claimed.append(
-                self._parse(entry_id, fields, deliveries=await self._deliveries(entry_id))
-            )
-        return claimed
+            deliveries = await self._deliveries(entry_id)
+            await self._sort(batch, str(entry_id), fields, deliveries)
+        return batch
 
     async def touch(self, entry_ids: list[str]) -> None:
         """Reset the idle time of jobs still being worked on, so nobody reclaims them."""
@@ -109,11 +118,28 @@ class TurnQueue:
         )
         return int(pending[0]["times_delivered"]) if pending else 1
 
-    @staticmethod
-    def _parse(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> QueuedJob:
-        return QueuedJob(
-            entry_id=str(entry_id),
-            job=Job.model_validate_json(fields["job"]),
-            ticket=int(fields.get("ticket", 0)),
-            deliveries=deliveries,
-        )
+    async def _sort(
+        self, batch: Batch, entry_id: str, fields: dict[str, str], deliveries: int = 1
+    ) -> None:
+        """Add the entry to the batch's jobs, or acknowledge it as unreadable."""
+        # One at a time: an entry this version can't read (garbage, or written by a newer
+        # version mid-deploy) must not hold up the turns read with it.
+        try:
+            batch.jobs.append(
+                QueuedJob(
+                    entry_id=entry_id,
+                    job=Job.model_validate_json(fields["job"]),
+                    ticket=int(fields.get("ticket", 0)),
+                    deliveries=deliveries,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
+            logger.error("dropped an unreadable turn %s: %s", entry_id, _short(exc))
+            await self.ack(entry_id)
+            batch.unreadable += 1
+
+
+def _short(exc: Exception) -> str:
+    """The first line of an error, for a log line (not the whole validation report)."""
+    text = str(exc).splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

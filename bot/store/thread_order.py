@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -147,26 +147,23 @@ async def turn_slot(
     *,
     lock_seconds: float,
     order_wait_seconds: float,
+    parked: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> AsyncIterator[None]:
     """Hold the thread's lock for the turn with `ticket`, after the turns before it."""
     # A ticket whose job never reached the queue is skipped once its enqueue lease is
     # over (see `Intake.enqueue`); a turn whose predecessor never shows up for another
     # reason waits at most `order_wait_seconds`, so one lost job can't stall a thread.
+    # While it waits for another turn of its thread, the turn is `parked`: it holds none
+    # of its process's answer slots.
     lock = order.redis.lock(keys.lock(thread), timeout=lock_seconds, sleep=POLL_SECONDS)
     deadline = time.monotonic() + order_wait_seconds
-    while True:
-        await lock.acquire()
-        try:
-            due = await order.is_due(thread, ticket) or time.monotonic() > deadline
-        except BaseException:
-            # Don't make the thread's next turn wait out the lock for this one's failure.
-            with contextlib.suppress(Exception):
-                await lock.release()
-            raise
-        if due:
-            break
-        await lock.release()
-        await asyncio.sleep(POLL_SECONDS)
+    with contextlib.ExitStack() as waiting:
+        is_parked = False
+        while not await _take_if_due(order, lock, thread, ticket, deadline):
+            if not is_parked:
+                waiting.enter_context(parked())
+                is_parked = True
+            await asyncio.sleep(POLL_SECONDS)
     keeper = asyncio.create_task(_keep(lock, lock_seconds))
     served = True
     try:
@@ -184,6 +181,24 @@ async def turn_slot(
         finally:
             with contextlib.suppress(Exception):  # an expired lock is released already
                 await lock.release()
+
+
+async def _take_if_due(
+    order: ThreadOrder, lock: Lock, thread: ThreadRef, ticket: int, deadline: float
+) -> bool:
+    """Take the thread's lock if it is free and the turn's due; True if it is now held."""
+    if not await lock.acquire(blocking=False):
+        return False
+    try:
+        due = await order.is_due(thread, ticket) or time.monotonic() > deadline
+    except BaseException:
+        # Don't make the thread's next turn wait out the lock for this one's failure.
+        with contextlib.suppress(Exception):
+            await lock.release()
+        raise
+    if not due:
+        await lock.release()
+    return due
 
 
 async def _keep(lock: Lock, lock_seconds: float) -> None:
