@@ -91,6 +91,21 @@ async def test_an_animated_gif_is_sent_as_its_first_frame_and_says_so(harness: H
     assert getattr(image, "n_frames", 1) == 1
 
 
+async def test_a_tiff_of_several_pages_is_sent_as_its_first_page_and_says_so(
+    harness: Harness,
+) -> None:
+    pages = [Image.new("RGB", (300, 200), color) for color in ("white", "gray", "black")]
+    scan = io.BytesIO()
+    pages[0].save(scan, "TIFF", save_all=True, append_images=pages[1:])
+
+    (reply,) = await ask_about(harness, ("scan.tiff", scan.getvalue(), "image/tiff"))
+
+    assert "scan.tiff has 3 pages: I looked at the first page only." in reply
+    assert "animated" not in reply
+    (image,) = sent_images(harness)
+    assert image.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # the white first page
+
+
 async def test_a_retina_screenshot_is_downscaled_to_what_the_model_reads(
     harness: Harness,
 ) -> None:

@@ -312,12 +312,20 @@ def _too_many_pixels(width: int = 0, height: int = 0, limit: int = MAX_DECODE_PI
     )
 
 
+def _first_frame_only(name: str, image: Image.Image) -> str:
+    """The note for a file of several frames, of which only the first is read."""
+    if image.format == "TIFF":  # a scan or fax of several pages, not an animation
+        pages = getattr(image, "n_frames", 2)
+        return f"{name} has {pages} pages: I looked at the first page only."
+    return f"{name} is animated: I looked at its first frame only."
+
+
 def _fit(
     name: str, data: bytes, media_type: str, image: Image.Image, limits: MediaLimits
 ) -> PreparedFile:
     """The original bytes when Claude can take them as they are, else re-encoded parts."""
     animated = bool(getattr(image, "is_animated", False))
-    notes = (f"{name} is animated: I looked at its first frame only.",) if animated else ()
+    notes = (_first_frame_only(name, image),) if animated else ()
     stored = image.size
     scale = _decoding_scale(stored, limits)
     if media_type == "image/jpeg" and scale < 1:
