@@ -178,7 +178,7 @@ async def test_boxes_on_a_huge_photo_are_drawn_on_a_copy_within_the_draw_limit(
     harness: Harness,
 ) -> None:
     await harness.command("use locate")
-    # A 50 MP camera JPEG: sent to Claude at 2576×1610, drawn within 6144 px.
+    # A 50 MP camera JPEG: sent to Claude within its image token cap, drawn within 6144 px.
     photo = samples.photo_jpeg((9000, 5625))
     harness.claude.reply = (
         'The sky is [1].\n```json\n[{"n": 1, "image": 1, "box": [1000, 500, 2000, 1200]}]\n```'
@@ -191,6 +191,7 @@ async def test_boxes_on_a_huge_photo_are_drawn_on_a_copy_within_the_draw_limit(
     (upload,) = harness.slack.uploaded_to(CHANNEL, msg["ts"])
     drawn = Image.open(io.BytesIO(upload.data)).convert("RGB")
     assert drawn.size == (locate.DRAW_LONG_EDGE, 3840)
-    # Claude's x=1000 on the 2576-wide copy is 1000 × 6144 / 2576 ≈ 2385 on the drawing.
-    left, middle_y = round(1000 * 6144 / 2576), round(850 * 6144 / 2576)
+    # Claude's x=1000 on the copy it saw is 1000 × 6144 / (its width) on the drawing.
+    seen = Image.open(io.BytesIO(harness.claude.uploads[0].data)).width
+    left, middle_y = round(1000 * 6144 / seen), round(850 * 6144 / seen)
     assert drawn.getpixel((left + 1, middle_y)) == BOX_RED

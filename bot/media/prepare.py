@@ -349,7 +349,7 @@ def _fit(
         and not animated
         and orientation == 1
         and image.mode != "CMYK"
-        and max(width, height) <= limits.long_edge
+        and fitted((width, height), limits.long_edge, limits.pixels) == (width, height)
         and len(data) <= limits.image_bytes
     )
     if as_is:
@@ -357,7 +357,7 @@ def _fit(
             _renamed(name, media_type), data, media_type, "image", width, height, width, height
         )
         return PreparedFile((sent,), notes)
-    frame = downscaled(image, limits.long_edge)
+    frame = downscaled(image, limits.long_edge, limits.pixels)
     if frame is not image:
         image.close()  # the full-size pixels: encoding needs only the downscaled copy
     if orientation in _UPRIGHT:  # after downscaling: turning the full-size canvas copies it
@@ -382,7 +382,8 @@ def _decoding_scale(size: tuple[int, int], limits: MediaLimits) -> float:
     if parts:
         left, top, right, bottom = parts[0].box
         return max(parts[0].size) / max(right - left, bottom - top)
-    return min(1.0, limits.long_edge / max(size))
+    fit = fitted(size, limits.long_edge, limits.pixels)
+    return fit[0] / size[0]
 
 
 def _parts(

@@ -16,19 +16,24 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom, in pixels
 BAND_PIXELS = 1_000_000
 
 
-def fitted(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
-    """The size with the same aspect and at most `long_edge` on its longer side."""
+def fitted(size: tuple[int, int], long_edge: int, pixels: int | None = None) -> tuple[int, int]:
+    """The size with the same aspect, at most `long_edge` long and within `pixels`' tokens."""
+    # Claude counts an image as ceil(w/28) * ceil(h/28) tokens and downsizes past its cap
+    # (`pixels` / 784 tokens): a 2576 px square is within the long edge but not the cap.
     width, height = size
-    if max(width, height) <= long_edge:
-        return size
-    if width >= height:
-        return long_edge, max(1, round(height * long_edge / width))
-    return max(1, round(width * long_edge / height)), long_edge
+    scale = min(1.0, long_edge / max(width, height))
+    if pixels is not None:
+        scale = min(scale, math.sqrt(pixels / (width * height)))
+    while True:
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        if pixels is None or math.ceil(w / 28) * math.ceil(h / 28) <= pixels // 784:
+            return (w, h) if scale < 1 else size
+        scale *= 0.995
 
 
-def downscaled(image: Image.Image, long_edge: int) -> Image.Image:
+def downscaled(image: Image.Image, long_edge: int, pixels: int | None = None) -> Image.Image:
     """The image in a mode the encoders take, fitted to `long_edge`, made band by band."""
-    return resampled(image, (0, 0, *image.size), fitted(image.size, long_edge))
+    return resampled(image, (0, 0, *image.size), fitted(image.size, long_edge, pixels))
 
 
 def resampled(image: Image.Image, box: Box, size: tuple[int, int]) -> Image.Image:
