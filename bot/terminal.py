@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +12,7 @@ from bot.claude.request import build_request, plan
 from bot.claude.stream import stream_answer
 from bot.claude.transport import Transport
 from bot.config import Settings
+from bot.decoders import Decoders
 from bot.errors import FileRefused, UserFacingError
 from bot.media import prepare as media
 from bot.models import FileRef, Turn
@@ -48,7 +48,7 @@ async def ask(
     store = transport(settings, claude, redis)
     try:
         try:
-            refs, notes = await _prepare_files(paths, store, options.media, err)
+            refs, notes = await _prepare_files(paths, store, options.media, err, settings)
         except OSError as exc:
             print(f"vision-bot: {exc.filename}: {exc.strerror}", file=err)
             return 2
@@ -87,22 +87,34 @@ async def ask(
 
 
 async def _prepare_files(
-    paths: list[Path], store: Transport, limits: media.MediaLimits, err: TextIO
+    paths: list[Path],
+    store: Transport,
+    limits: media.MediaLimits,
+    err: TextIO,
+    settings: Settings,
 ) -> tuple[list[FileRef], list[str]]:
     """Check and store each file as the bot would; refusals are told on `err`."""
     refs: list[FileRef] = []
     notes: list[str] = []
-    for path in paths:
-        data = path.read_bytes()
-        try:
-            prepared = await asyncio.to_thread(media.prepare, path.name, data, limits)
-        except FileRefused as exc:
-            print(f"vision-bot: {exc.message}", file=err)
-            continue
-        for part in prepared.parts:
-            file_id = await store.store(TERMINAL_WORKSPACE, part)
-            refs.append(part.ref(source_id=str(path), stored_id=file_id))
-        notes.extend(prepared.notes)
+    if not paths:
+        return refs, notes
+    # In a worker process, within PREPARE_TIMEOUT_SECONDS, as in Slack: a file that decodes
+    # for minutes is refused, not waited on.
+    decoders = Decoders(1, settings.prepare_timeout_seconds)
+    try:
+        for path in paths:
+            data = path.read_bytes()
+            try:
+                prepared = await decoders.prepare(path.name, data, limits)
+            except FileRefused as exc:
+                print(f"vision-bot: {exc.message}", file=err)
+                continue
+            for part in prepared.parts:
+                file_id = await store.store(TERMINAL_WORKSPACE, part)
+                refs.append(part.ref(source_id=str(path), stored_id=file_id))
+            notes.extend(prepared.notes)
+    finally:
+        await decoders.close()
     return refs, notes
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.templates import BUILTINS, Templates
-from tests import samples
+from tests import odd_files, samples
 from tests.fakes import FakeClaude
 from tests.processes import bot_env, run
 
@@ -109,6 +109,20 @@ async def test_ask_explains_refused_files_and_unknown_templates(
         "ask", str(archive), "-t", "nope", env=bot_env(claude=claude), cwd=tmp_path
     )
     assert code == 2 and "unknown template 'nope'" in err
+    assert claude.requests == []
+
+
+async def test_ask_refuses_a_file_that_decodes_too_long_instead_of_hanging(
+    claude: FakeClaude, tmp_path: Path
+) -> None:
+    heavy = tmp_path / "heavy.png"
+    heavy.write_bytes(odd_files.png_of_nothing(8000, 8000))  # 64 MP: seconds of decoding
+
+    code, _, err = await run(
+        "ask", str(heavy), env=bot_env(claude=claude, PREPARE_TIMEOUT_SECONDS="0.5"), cwd=tmp_path
+    )
+
+    assert code == 1 and "took longer than 0.5 seconds" in err, err
     assert claude.requests == []
 
 
