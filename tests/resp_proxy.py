@@ -72,7 +72,7 @@ class RespProxy:
         return f"redis://127.0.0.1:{self.port}"
 
     def _rule(self, name: str) -> Rule | None:
-        rule = self.rules.get(name)
+        rule = self.rules.get(name, self.rules.get("*"))  # "*": every command
         if rule is None or rule.times == 0:
             return None
         if rule.times is not None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
+from redis.asyncio import Redis
 
 from bot.outage import CANT_ANSWER_NOW
 from tests import samples
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, Harness, answer, eventually, make_settings, start_bot
 from tests.redis_topologies import standalone
+from tests.resp_proxy import Rule, resp_proxy
 
 
 async def test_a_question_asked_while_redis_is_down_is_told_once_and_answers_resume(
@@ -78,3 +82,34 @@ async def test_the_slash_command_says_so_instead_of_failing(
 
 def shot(slack: FakeSlack, file_id: str) -> dict[str, object]:
     return slack.add_file(file_id, f"{file_id}.png", samples.png())
+
+
+async def test_a_question_asked_while_redis_hangs_is_told_too_not_held_forever(
+    slack: FakeSlack, claude: FakeClaude, redis: Redis
+) -> None:
+    # A Redis that accepts connections and never answers (a stalled primary, a network
+    # partition that drops packets): commands time out and count as unreachable.
+    real = urlsplit(TEST_REDIS_URL)
+    async with (
+        resp_proxy(real.hostname or "127.0.0.1", real.port or 6379) as proxy,
+        aiohttp.ClientSession() as http,
+    ):
+        settings = make_settings(slack, claude, f"{proxy.url}{real.path}")
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            proxy.rules["*"] = Rule(delay=120)
+            asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
+            assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
+
+            proxy.rules.clear()
+            after = await harness.mention("and now?", files=[shot(slack, "F2")])
+
+            async def answered() -> bool:
+                return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 1)]
+
+            await eventually(answered, timeout=15)
+        finally:
+            proxy.rules.clear()
+            for bot in harness.bots:
+                await bot.stop()

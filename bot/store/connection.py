@@ -17,6 +17,11 @@ from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+# A command unanswered this long fails as unreachable (once retried): a Redis that accepts
+# connections but hangs must not hold a Slack delivery, or an answer, forever. Longer than
+# the queue's blocking read (1 s). redis-py 8 defaults to the same; older ones wait forever.
+COMMAND_TIMEOUT_SECONDS = 5.0
+
 # Redis is down, restarting, failing over or out of reach: not a bug, nothing to retry at once.
 _UNREACHABLE = (
     redis_errors.ConnectionError,
@@ -46,6 +51,8 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
             timeout=10,
             decode_responses=True,
             retry=_once_more(),
+            socket_timeout=COMMAND_TIMEOUT_SECONDS,
+            socket_connect_timeout=COMMAND_TIMEOUT_SECONDS,
         )
     except ValueError as exc:
         # Our own messages name no part of the URL; redis-py's may quote it, password and all.
@@ -123,6 +130,8 @@ def _sentinel(url: str, max_connections: int) -> Redis:
         max_connections=max_connections,
         timeout=10,
         retry=_once_more(),
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        socket_connect_timeout=COMMAND_TIMEOUT_SECONDS,
     )
     return cast(Redis, primary)
 
@@ -136,6 +145,8 @@ def _cluster(url: str, max_connections: int) -> Redis:
         ssl=tls,
         decode_responses=True,
         max_connections=max_connections,
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        socket_connect_timeout=COMMAND_TIMEOUT_SECONDS,
     )
     # The bot uses only commands and pipelines that RedisCluster routes by key.
     return cast(Redis, cluster)
