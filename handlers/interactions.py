@@ -10,7 +10,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intake import Intake
+from bot.outage import CANT_ANSWER_NOW
 from bot.slack import blocks
+from bot.store.connection import is_unreachable
 from bot.templates import Templates
 from handlers.identity import identity
 
@@ -22,7 +24,7 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
 
     @app.action(blocks.TEMPLATE_SELECT)
     async def on_template_chosen(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
         container, message = body.get("container", {}), body.get("message", {})
@@ -32,15 +34,21 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         thread_ts = container.get("thread_ts") or message.get("thread_ts") or offered
         if container.get("is_ephemeral") and thread_ts:
             message_ts = thread_ts  # an ephemeral message takes no reactions: the thread's does
-        await intake.offer_redo(
-            identity(context),
-            channel_id=container.get("channel_id") or body["channel"]["id"],
-            thread_ts=thread_ts or message_ts,
-            message_ts=message_ts,
-            user_id=body["user"]["id"],
-            template=body["actions"][0]["selected_option"]["value"],
-            action_ts=body["actions"][0].get("action_ts") or message_ts,
-        )
+        channel_id = container.get("channel_id") or body["channel"]["id"]
+        try:
+            await intake.offer_redo(
+                identity(context),
+                channel_id=channel_id,
+                thread_ts=thread_ts or message_ts,
+                message_ts=message_ts,
+                user_id=body["user"]["id"],
+                template=body["actions"][0]["selected_option"]["value"],
+                action_ts=body["actions"][0].get("action_ts") or message_ts,
+            )
+        except Exception as exc:
+            await _tell_if_unreachable(
+                exc, client, channel_id, body["user"]["id"], thread_ts or message_ts
+            )
 
     @app.shortcut(blocks.SHORTCUT)
     async def on_shortcut(
@@ -49,9 +57,14 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
         await ack()
         channel_id, message = body["channel"]["id"], body["message"]
         thread_ts = message.get("thread_ts") or message["ts"]
-        chosen = await intake.template_for(
-            identity(context), channel_id=channel_id, thread_ts=thread_ts
-        )
+        try:
+            chosen = await intake.template_for(
+                identity(context), channel_id=channel_id, thread_ts=thread_ts
+            )
+        except Exception as exc:
+            # No modal: its question could not be queued either.
+            await _tell_if_unreachable(exc, client, channel_id, body["user"]["id"], thread_ts)
+            return
         current = templates.get(chosen)  # may name a template TEMPLATES_FILE no longer has
         view = blocks.shortcut_modal(
             templates,
@@ -64,7 +77,7 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
 
     @app.view(blocks.MODAL)
     async def on_modal_submitted(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         view = body["view"]
         submitted = blocks.read_modal(view)
@@ -76,17 +89,35 @@ def register(app: AsyncApp, intake: Intake, templates: Templates) -> None:
             return
         await ack()
         chosen = submitted.template
-        await intake.offer_shortcut(
-            identity(context),
-            view_id=view["id"],
-            channel_id=submitted.channel_id,
-            message_ts=submitted.message_ts,
-            thread_ts=submitted.thread_ts,
-            user_id=body["user"]["id"],
-            file_ids=submitted.file_ids,
-            template=chosen,
-            question=submitted.question,
-            message_text=submitted.message_text,
-            response_url=submitted.response_url,
-            default_question=templates.get(chosen).question,
-        )
+        try:
+            await intake.offer_shortcut(
+                identity(context),
+                view_id=view["id"],
+                channel_id=submitted.channel_id,
+                message_ts=submitted.message_ts,
+                thread_ts=submitted.thread_ts,
+                user_id=body["user"]["id"],
+                file_ids=submitted.file_ids,
+                template=chosen,
+                question=submitted.question,
+                message_text=submitted.message_text,
+                response_url=submitted.response_url,
+                default_question=templates.get(chosen).question,
+            )
+        except Exception as exc:
+            await _tell_if_unreachable(
+                exc, client, submitted.channel_id, body["user"]["id"], submitted.thread_ts
+            )
+
+
+async def _tell_if_unreachable(
+    exc: Exception, client: AsyncWebClient, channel_id: str, user_id: str, thread_ts: str
+) -> None:
+    """Tell the person privately that Redis is out of reach; re-raise anything else."""
+    # Acknowledged already: without this the click or the submission would do nothing.
+    if not is_unreachable(exc):
+        raise exc
+    logger.warning("Redis unreachable: told %s in %s to try again", user_id, channel_id)
+    await client.chat_postEphemeral(
+        channel=channel_id, user=user_id, thread_ts=thread_ts, text=CANT_ANSWER_NOW
+    )

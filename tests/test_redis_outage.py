@@ -10,12 +10,14 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bot.outage import CANT_ANSWER_NOW
+from bot.slack import blocks as slack_blocks
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import CHANNEL, Harness, answer, eventually, make_settings, start_bot
 from tests.redis_topologies import standalone
 from tests.resp_proxy import Rule, resp_proxy
+from tests.test_interactions import choose, open_shortcut, submit
 
 
 async def test_a_question_asked_while_redis_is_down_is_told_once_and_answers_resume(
@@ -113,3 +115,50 @@ async def test_a_question_asked_while_redis_hangs_is_told_too_not_held_forever(
             proxy.rules.clear()
             for bot in harness.bots:
                 await bot.stop()
+
+
+async def test_the_template_menu_shortcut_and_modal_say_so_instead_of_doing_nothing(
+    slack: FakeSlack, claude: FakeClaude, tmp_path: Path
+) -> None:
+    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
+        settings = make_settings(slack, claude, redis_server.url)
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
+            await harness.replies(asked["ts"])
+            message = {"type": "message", "user": "U0BOB", "ts": "1700000555.000100"}
+            view = await open_shortcut(harness, message)
+
+            redis_server.stop()
+            await choose(harness, asked["ts"], "ocr", action_ts="1700000600.000001")
+            await submit(harness, view, "ocr", "what does it say?")
+            views_before = len(slack.views)
+            await open_shortcut_while_down(harness, {**message, "ts": "1700000777.000100"})
+        finally:
+            for bot in harness.bots:
+                await bot.stop()
+
+    told = [(e["channel"], e.get("thread_ts"), e["text"]) for e in slack.ephemerals]
+    assert told == [
+        (CHANNEL, asked["ts"], CANT_ANSWER_NOW),  # the menu
+        (CHANNEL, message["ts"], CANT_ANSWER_NOW),  # the modal's submission
+        (CHANNEL, "1700000777.000100", CANT_ANSWER_NOW),  # the shortcut: no modal opened
+    ]
+    assert len(slack.views) == views_before
+    assert len(claude.requests) == 1
+
+
+async def open_shortcut_while_down(harness: Harness, message: dict[str, object]) -> None:
+    """Run the message shortcut when no modal is expected to open."""
+    await harness.interact(
+        {
+            "type": "message_action",
+            "callback_id": slack_blocks.SHORTCUT,
+            "trigger_id": "trigger-down",
+            "channel": {"id": CHANNEL, "name": "general"},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": harness.slack.response_url("shortcut-down"),
+        }
+    )
