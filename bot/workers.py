@@ -202,7 +202,11 @@ class Workers:
             # Not acknowledged: after the claim timeout it is retried, a bounded number of times.
             logger.exception("turn failed and will be retried: %s", queued.job.ids)
         else:
-            await self.queue.ack(queued.entry_id)
+            try:
+                await self.queue.ack(queued.entry_id)
+            except Exception as exc:
+                # Reclaimed after the claim timeout, then skipped: it was answered.
+                logger.warning("could not acknowledge %s (%s)", queued.job.ids, _named(exc))
         finally:
             self._running.pop(queued.entry_id, None)
             self.slots.leave()

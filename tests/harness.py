@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -279,3 +280,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def bot_on(
+    slack: FakeSlack, claude: FakeClaude, redis_url: str, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """A harness with one bot process on the Redis at `redis_url`, stopped on exit."""
+    settings = make_settings(slack, claude, redis_url, **overrides)
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings))
+        try:
+            yield harness
+        finally:
+            for bot in harness.bots:
+                await bot.stop()

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
 from redis.asyncio import Redis
 
 from bot.outage import CANT_ANSWER_NOW
@@ -14,7 +13,7 @@ from bot.slack import blocks as slack_blocks
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import CHANNEL, Harness, answer, eventually, make_settings, start_bot
+from tests.harness import CHANNEL, Harness, answer, bot_on, eventually
 from tests.redis_topologies import standalone
 from tests.resp_proxy import Rule, resp_proxy
 from tests.test_interactions import choose, open_shortcut, submit
@@ -23,61 +22,53 @@ from tests.test_interactions import choose, open_shortcut, submit
 async def test_a_question_asked_while_redis_is_down_is_told_once_and_answers_resume(
     slack: FakeSlack, claude: FakeClaude, tmp_path: Path
 ) -> None:
-    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
-        settings = make_settings(slack, claude, redis_server.url)
-        harness = Harness(slack, claude, settings, http)
-        harness.bots.append(await start_bot(settings))
-        try:
-            before = await harness.mention("what is this?", files=[shot(slack, "F1")])
-            assert await harness.replies(before["ts"]) == [answer(1, 1)]
-            # Idle connections in the pool: each is dead once Redis restarts.
-            redis = harness.bot.services.redis
-            await asyncio.gather(*(redis.blpop(["vb:test:nothing"], timeout=0.2) for _ in range(8)))
+    async with (
+        standalone(tmp_path) as redis_server,
+        bot_on(slack, claude, redis_server.url) as harness,
+    ):
+        before = await harness.mention("what is this?", files=[shot(slack, "F1")])
+        assert await harness.replies(before["ts"]) == [answer(1, 1)]
+        # Idle connections in the pool: each is dead once Redis restarts.
+        redis = harness.bot.services.redis
+        await asyncio.gather(*(redis.blpop(["vb:test:nothing"], timeout=0.2) for _ in range(8)))
 
-            redis_server.stop()
-            # Slack sends a mention twice (app_mention, message) and retries deliveries.
-            asked = await harness.mention("and this?", files=[shot(slack, "F2")])
-            retry = {"type": "app_mention", **asked}
-            retried = await harness.deliver(retry, event_id="Ev00000002", retry_num=1)
-            dm = await harness.message("are you there?", channel="D0ALICE", channel_type="im")
-            # A follow-up without a mention can't be told from chatter without Redis.
-            chatter = await harness.message("thanks all", thread_ts=before["ts"])
+        redis_server.stop()
+        # Slack sends a mention twice (app_mention, message) and retries deliveries.
+        asked = await harness.mention("and this?", files=[shot(slack, "F2")])
+        retry = {"type": "app_mention", **asked}
+        retried = await harness.deliver(retry, event_id="Ev00000002", retry_num=1)
+        dm = await harness.message("are you there?", channel="D0ALICE", channel_type="im")
+        # A follow-up without a mention can't be told from chatter without Redis.
+        chatter = await harness.message("thanks all", thread_ts=before["ts"])
 
-            assert retried.status == 200  # acknowledged: nothing left for Slack to retry
-            assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
-            assert slack.reply_texts("D0ALICE", dm["ts"]) == [CANT_ANSWER_NOW]
-            assert slack.reply_texts(CHANNEL, before["ts"]) == [answer(1, 1)]
-            assert len(claude.requests) == 1
-            assert chatter["ts"]
+        assert retried.status == 200  # acknowledged: nothing left for Slack to retry
+        assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
+        assert slack.reply_texts("D0ALICE", dm["ts"]) == [CANT_ANSWER_NOW]
+        assert slack.reply_texts(CHANNEL, before["ts"]) == [answer(1, 1)]
+        assert len(claude.requests) == 1
+        assert chatter["ts"]
 
-            await redis_server.start()  # empty: restarted without persistence
-            # The first probe and the first question find Redis back, not a dead connection.
-            async with http.get(f"{harness.bot.url}/healthz") as response:
-                assert response.status == 200
-            after = await harness.mention("and now?", files=[shot(slack, "F3")])
+        await redis_server.start()  # empty: restarted without persistence
+        # The first probe and the first question find Redis back, not a dead connection.
+        async with harness.http.get(f"{harness.bot.url}/healthz") as response:
+            assert response.status == 200
+        after = await harness.mention("and now?", files=[shot(slack, "F3")])
 
-            async def answered() -> bool:
-                return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 2)]
+        async def answered() -> bool:
+            return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 2)]
 
-            await eventually(answered, timeout=15)
-        finally:
-            for bot in harness.bots:
-                await bot.stop()
+        await eventually(answered, timeout=15)
 
 
 async def test_the_slash_command_says_so_instead_of_failing(
     slack: FakeSlack, claude: FakeClaude, tmp_path: Path
 ) -> None:
-    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
-        settings = make_settings(slack, claude, redis_server.url)
-        harness = Harness(slack, claude, settings, http)
-        harness.bots.append(await start_bot(settings))
-        try:
-            redis_server.stop()
-            reply = await harness.command("help")
-        finally:
-            for bot in harness.bots:
-                await bot.stop()
+    async with (
+        standalone(tmp_path) as redis_server,
+        bot_on(slack, claude, redis_server.url) as harness,
+    ):
+        redis_server.stop()
+        reply = await harness.command("help")
 
     assert reply == {"response_type": "ephemeral", "text": CANT_ANSWER_NOW}
 
@@ -94,50 +85,38 @@ async def test_a_question_asked_while_redis_hangs_is_told_too_not_held_forever(
     real = urlsplit(TEST_REDIS_URL)
     async with (
         resp_proxy(real.hostname or "127.0.0.1", real.port or 6379) as proxy,
-        aiohttp.ClientSession() as http,
+        bot_on(slack, claude, f"{proxy.url}{real.path}") as harness,
     ):
-        settings = make_settings(slack, claude, f"{proxy.url}{real.path}")
-        harness = Harness(slack, claude, settings, http)
-        harness.bots.append(await start_bot(settings))
-        try:
-            proxy.rules["*"] = Rule(delay=120)
-            asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
-            assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
+        proxy.rules["*"] = Rule(delay=120)
+        asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
+        assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
 
-            proxy.rules.clear()
-            after = await harness.mention("and now?", files=[shot(slack, "F2")])
+        proxy.rules.clear()
+        after = await harness.mention("and now?", files=[shot(slack, "F2")])
 
-            async def answered() -> bool:
-                return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 1)]
+        async def answered() -> bool:
+            return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 1)]
 
-            await eventually(answered, timeout=15)
-        finally:
-            proxy.rules.clear()
-            for bot in harness.bots:
-                await bot.stop()
+        await eventually(answered, timeout=15)
 
 
 async def test_the_template_menu_shortcut_and_modal_say_so_instead_of_doing_nothing(
     slack: FakeSlack, claude: FakeClaude, tmp_path: Path
 ) -> None:
-    async with standalone(tmp_path) as redis_server, aiohttp.ClientSession() as http:
-        settings = make_settings(slack, claude, redis_server.url)
-        harness = Harness(slack, claude, settings, http)
-        harness.bots.append(await start_bot(settings))
-        try:
-            asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
-            await harness.replies(asked["ts"])
-            message = {"type": "message", "user": "U0BOB", "ts": "1700000555.000100"}
-            view = await open_shortcut(harness, message)
+    async with (
+        standalone(tmp_path) as redis_server,
+        bot_on(slack, claude, redis_server.url) as harness,
+    ):
+        asked = await harness.mention("what is this?", files=[shot(slack, "F1")])
+        await harness.replies(asked["ts"])
+        message = {"type": "message", "user": "U0BOB", "ts": "1700000555.000100"}
+        view = await open_shortcut(harness, message)
 
-            redis_server.stop()
-            await choose(harness, asked["ts"], "ocr", action_ts="1700000600.000001")
-            await submit(harness, view, "ocr", "what does it say?")
-            views_before = len(slack.views)
-            await open_shortcut_while_down(harness, {**message, "ts": "1700000777.000100"})
-        finally:
-            for bot in harness.bots:
-                await bot.stop()
+        redis_server.stop()
+        await choose(harness, asked["ts"], "ocr", action_ts="1700000600.000001")
+        await submit(harness, view, "ocr", "what does it say?")
+        views_before = len(slack.views)
+        await open_shortcut_while_down(harness, {**message, "ts": "1700000777.000100"})
 
     told = [(e["channel"], e.get("thread_ts"), e["text"]) for e in slack.ephemerals]
     assert told == [

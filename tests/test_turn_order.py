@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -14,7 +13,7 @@ from bot.store import keys
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import CHANNEL, Harness, eventually, make_settings, next_ts, start_bot
+from tests.harness import CHANNEL, Harness, bot_on, eventually, next_ts
 from tests.resp_proxy import RespProxy, Rule, resp_proxy
 
 _REAL = urlsplit(TEST_REDIS_URL)
@@ -31,13 +30,8 @@ async def proxy(redis: Redis) -> AsyncIterator[RespProxy]:
 async def proxied(proxy: RespProxy, slack: FakeSlack, claude: FakeClaude) -> AsyncIterator[Harness]:
     """One bot process whose Redis traffic goes through the proxy."""
     url = f"{proxy.url}{_REAL.path}"
-    settings = make_settings(slack, claude, url, turn_claim_timeout_seconds=1.5)
-    async with aiohttp.ClientSession() as http:
-        h = Harness(slack, claude, settings, http)
-        h.bots.append(await start_bot(settings))
-        yield h
-        for bot in h.bots:
-            await bot.stop()
+    async with bot_on(slack, claude, url, turn_claim_timeout_seconds=1.5) as harness:
+        yield harness
 
 
 def _asked(harness: Harness) -> list[str]:
