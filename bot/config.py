@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # Answers waiting on Claude cost little memory (files are prepared 4 at a time, apart):
     # this bounds Claude calls in flight, not decoding.
     max_concurrent_turns: int = Field(default=100, ge=1, le=1000)
+    # On the base64 transport: the request bytes all answers in flight may hold at once.
+    max_inline_mb_in_flight: float = Field(default=256.0, gt=0)
     turn_claim_timeout_seconds: float = Field(default=60.0, ge=1.0)
     # After SIGTERM, answers in flight get this long to finish, the rest stays pending for
     # another process; the orchestrator's kill timeout must be longer (deployment.yaml).

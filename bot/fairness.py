@@ -130,3 +130,39 @@ class AnswerSlots:
         if len(self._last_turn) > FORGET_AFTER:
             keep = set(self._active) | {w.owner for w in self._waiting}
             self._last_turn = {o: t for o, t in self._last_turn.items() if o in keep}
+
+
+class ByteBudget:
+    """Bounds the base64 bytes held by requests in flight; a request over it goes alone."""
+
+    # On the base64 transport each request carries its files (up to 24 MB) and the SDK
+    # serializes a second copy: what answers in flight cost in memory is their bytes, not
+    # their number. First come, first served, so a big request isn't overtaken forever.
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.in_use = 0
+        self._turn = asyncio.Condition()
+        self._queue: list[object] = []
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int) -> AsyncIterator[None]:
+        """Hold `size` bytes of the budget while the request is sent and answered."""
+        me = object()
+        async with self._turn:
+            self._queue.append(me)
+            try:
+                await self._turn.wait_for(lambda: self._queue[0] is me and self._fits(size))
+            finally:
+                self._queue.remove(me)
+                self._turn.notify_all()
+            self.in_use += size
+        try:
+            yield
+        finally:
+            async with self._turn:
+                self.in_use -= size
+                self._turn.notify_all()
+
+    def _fits(self, size: int) -> bool:
+        return self.in_use == 0 or self.in_use + size <= self.capacity

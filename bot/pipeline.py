@@ -26,7 +26,7 @@ from bot.claude.transport import Transport
 from bot.config import Settings
 from bot.decoders import Decoders
 from bot.errors import FileRefused, LinkUnreachable, NothingToAnswer, OverBudget, UserFacingError
-from bot.fairness import AnswerSlots
+from bot.fairness import AnswerSlots, ByteBudget
 from bot.governance.budget import Budget, Spend
 from bot.materials import Materials, Prepared
 from bot.media import locate
@@ -84,6 +84,8 @@ class PipelineOptions:
     media: media.MediaLimits = field(default_factory=media.MediaLimits)
     # Inline (base64) bytes per request: well under the API's 32 MB request limit.
     inline_budget: int = 24 * 1024 * 1024
+    # Base64 bytes all requests in flight may hold at once (memory, not a count, bounds them).
+    inline_in_flight: int = 256 * 1024 * 1024
     context_tokens: int = 200_000  # the model's context window
     url_sources: bool = True  # Bedrock and Vertex take no `url` image sources
     automatic_cache: bool = True  # top-level cache_control: the Claude API's own
@@ -100,6 +102,7 @@ class PipelineOptions:
         return cls(
             model=settings.claude_model,
             max_tokens=settings.claude_max_tokens,
+            inline_in_flight=int(settings.max_inline_mb_in_flight * 1024 * 1024),
             context_tokens=settings.claude_context_tokens,
             media=media_limits(settings),
             url_sources=direct,
@@ -173,6 +176,7 @@ class Conversation:
             slack, fetcher, in_flight=self.materials.in_flight, draw=decoders.draw
         )
         self._no_status: set[str] = set()  # see ThreadReply.show_progress
+        self.inline_in_flight = ByteBudget(options.inline_in_flight)
 
     async def handle(self, queued: QueuedJob) -> None:
         """Carry out the job unless an earlier delivery already did."""
@@ -546,6 +550,13 @@ class Conversation:
             return await self._stream(job, again, template, reply)
 
     async def _stream(
+        self, job: Job, sent: Plan, template: Template, reply: ThreadReply
+    ) -> tuple[Streamed, Plan]:
+        # From reading the bytes out of Redis to the end of the answer, on base64.
+        async with self.inline_in_flight.hold(sent.inline_bytes() if self.transport.inline else 0):
+            return await self._stream_held(job, sent, template, reply)
+
+    async def _stream_held(
         self, job: Job, sent: Plan, template: Template, reply: ThreadReply
     ) -> tuple[Streamed, Plan]:
         locating = template.name == "locate"

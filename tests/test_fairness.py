@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bot.fairness import AnswerSlots
+from bot.fairness import AnswerSlots, ByteBudget
 from tests import samples
-from tests.harness import Harness
+from tests.harness import CHANNEL, Harness
 
 
 @pytest.fixture
@@ -75,3 +75,47 @@ async def test_a_parked_turn_leaves_room_to_read_another() -> None:
     assert slots.free == 0
     slots.leave()
     assert slots.free == 1
+
+
+async def test_base64_requests_in_flight_are_bounded_by_their_bytes() -> None:
+    budget = ByteBudget(10)
+    order: list[str] = []
+    gates = {name: asyncio.Event() for name in ("a", "b", "c", "huge")}
+
+    async def send(name: str, size: int) -> None:
+        async with budget.hold(size):
+            order.append(name)
+            await gates[name].wait()
+
+    a = asyncio.create_task(send("a", 6))
+    await asyncio.sleep(0)
+    b = asyncio.create_task(send("b", 6))  # doesn't fit beside a
+    await asyncio.sleep(0)
+    c = asyncio.create_task(send("c", 3))  # would fit, but doesn't overtake b
+    await asyncio.sleep(0.01)
+    assert order == ["a"]
+    gates["a"].set()
+    await asyncio.sleep(0.01)
+    assert order == ["a", "b", "c"] and budget.in_use == 9
+    huge = asyncio.create_task(send("huge", 50))  # over the whole budget: goes alone
+    gates["b"].set()
+    gates["c"].set()
+    await asyncio.sleep(0.01)
+    assert order[-1] == "huge" and budget.in_use == 50
+    gates["huge"].set()
+    await asyncio.gather(a, b, c, huge)
+    assert budget.in_use == 0
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"claude_transport": "base64", "max_inline_mb_in_flight": 0.01}],  # about 10 KB
+)
+async def test_big_base64_requests_wait_for_room_instead_of_piling_up(harness: Harness) -> None:
+    harness.claude.chunk_delay = 0.02
+    shots = [harness.slack.add_file(f"F{n}", f"{n}.png", samples.noisy((96, 96))) for n in range(3)]
+    asked = [await harness.mention(f"q{n}", files=[shot]) for n, shot in enumerate(shots)]
+    await harness.settle(timeout=30)
+
+    assert all(len(harness.slack.reply_texts(CHANNEL, a["ts"])) == 1 for a in asked)
+    assert harness.claude.most_streaming == 1  # each request is over 10 KB: one at a time

@@ -47,6 +47,11 @@ class Plan:
             if f not in self.left_out.get(t, set())
         ]
 
+    def inline_bytes(self) -> int:
+        """The base64 bytes the request carries on the inline transport (each file once)."""
+        sizes = {r.sha256: base64_size(r.size) for r in self.sent_files() if not r.url}
+        return sum(sizes.values())
+
     def sent_images(self) -> list[FileRef]:
         """The images the request carries, numbered as Claude sees them."""
         return [ref for ref in self.sent_files() if ref.kind == "image"]

@@ -138,6 +138,8 @@ class FakeClaude:
         self.context_window: int | None = None  # tokens; None: never "prompt is too long"
         self.pdf_page_tokens = PDF_PAGE_TOKENS  # what a page counts (dense pages count more)
         self.prompt_tokens: list[int] = []  # what each request counted against the window
+        self.streaming = 0  # answers being streamed now
+        self.most_streaming = 0  # the most streamed at once
         self._files: dict[str, _Stored] = {}
         self._cache: set[tuple[str, ...]] = set()
         self._failures: dict[str, list[ApiError]] = {"messages": [], "files": []}
@@ -604,7 +606,12 @@ class FakeClaude:
         )
         message.update(stop_reason=stop, stop_sequence=None, usage=usage)
         if body.get("stream"):
-            return await self._stream(request, message)
+            self.streaming += 1
+            self.most_streaming = max(self.most_streaming, self.streaming)
+            try:
+                return await self._stream(request, message)
+            finally:
+                self.streaming -= 1
         self.responses.append(message)
         return web.json_response(message)
 
