@@ -31,7 +31,8 @@ from bot.governance.home import HomeTab
 from bot.governance.reports import Reports
 from bot.intake import Intake
 from bot.metrics import Metrics
-from bot.pipeline import Conversation, PipelineOptions, Stores
+from bot.options import PipelineOptions, Stores
+from bot.pipeline import Conversation
 from bot.slack.files import SlackFileFetcher
 from bot.slack.notes import Notes
 from bot.slack.people import SlackPeople

@@ -16,7 +16,7 @@ from bot.decoders import Decoders
 from bot.errors import FileRefused, UserFacingError
 from bot.media import prepare as media
 from bot.models import FileRef, Turn
-from bot.pipeline import PipelineOptions
+from bot.options import PipelineOptions
 from bot.store.connection import connect
 from bot.templates import Templates
 

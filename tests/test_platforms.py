@@ -16,7 +16,7 @@ from bot.claude.inline import InlineMedia
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.media.prepare import IMAGE_BYTES
-from bot.pipeline import PipelineOptions
+from bot.options import PipelineOptions
 from bot.store.connection import connect
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack

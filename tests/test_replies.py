@@ -133,7 +133,7 @@ async def test_a_bad_api_key_is_reported_without_the_key(harness: Harness) -> No
 
 
 async def test_usage_is_logged_per_turn(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    caplog.set_level(logging.INFO, logger="bot.asking")
     ts = await ask(harness)
 
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answered")]
