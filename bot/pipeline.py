@@ -39,7 +39,7 @@ from bot.slack.files import SlackFileFetcher
 from bot.slack.reply import ThreadReply, cannot_post
 from bot.slack.thread import read_earlier
 from bot.store.channels import ChannelSettings
-from bot.store.history import ThreadHistory
+from bot.store.history import Pending, ThreadHistory
 from bot.store.queue import QueuedJob
 from bot.store.thread_order import ThreadOrder, turn_slot
 from bot.templates import Template, Templates
@@ -116,7 +116,7 @@ class NewMaterial:
     files: list[SlackFile]
     context: str = ""
     problem: str | None = None
-    pending: int = 0  # how many of the files were waiting for a question
+    pending: Pending | None = None  # the files that were waiting for a question
 
 
 @dataclass(frozen=True)
@@ -467,14 +467,14 @@ class Conversation:
         # the last question.
         if history or await self.history.is_seeded(job.thread):
             pending = await self.history.pending(job.thread)
-            files = list({f.id: f for f in [*pending, *job.files]}.values())  # a retry's copy
-            return NewMaterial(files, pending=len(pending))
+            files = list({f.id: f for f in [*pending.files, *job.files]}.values())  # a retry's
+            return NewMaterial(files, pending=pending)
         earlier = await read_earlier(self.slack, job)
         context = ""
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        # Anything waiting is in what was just read: counted, so recording clears it.
-        waiting = await self.history.pending_count(job.thread)
+        # Anything waiting is in what was just read: taken, so recording clears it.
+        waiting = await self.history.pending(job.thread)
         files = [*earlier.files, *job.files]
         return NewMaterial(files, context, earlier.problem, pending=waiting)
 
