@@ -117,6 +117,7 @@ class NewMaterial:
     context: str = ""
     problem: str | None = None
     pending: Pending | None = None  # the files that were waiting for a question
+    unread: int = 0  # files shared before it that no question will read (the waiting cap)
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ class Conversation:
         context, problem = new.context, new.problem
         if new.files:
             await reply.progress(progress.downloading(new.files))
-        prepared = await self.materials.prepare_all(job.team_id, new.files)
+        prepared = await self.materials.prepare_all(job.team_id, new.files, unread=new.unread)
         prepared.notes.extend(viewed)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
@@ -468,7 +469,7 @@ class Conversation:
         if history or await self.history.is_seeded(job.thread):
             pending = await self.history.pending(job.thread)
             files = list({f.id: f for f in [*pending.files, *job.files]}.values())  # a retry's
-            return NewMaterial(files, pending=pending)
+            return NewMaterial(files, pending=pending, unread=pending.dropped)
         earlier = await read_earlier(self.slack, job)
         context = ""
         if earlier.lines:
