@@ -45,6 +45,7 @@ class _Room:
     """What one request can still carry of a turn's files (the plan's limits)."""
 
     byte_budget: int | None  # base64 bytes, when files travel inline
+    taken: int = 0  # images the request carries besides the files (the question's links)
     images: int = 0
     pages: int = 0
     spent: int = 0
@@ -58,7 +59,7 @@ class _Room:
         full = self.pages >= media.MAX_PDF_PAGES
         full |= self.byte_budget is not None and self.spent >= self.byte_budget
         each = max(1, -(-self.images // self.files)) if self.files else 1
-        return not full and self.images + preparing * each < MAX_IMAGES
+        return not full and self.images + self.taken + preparing * each < MAX_IMAGES
 
     def add(self, refs: list[FileRef]) -> None:
         """Count a prepared file's references."""
@@ -96,11 +97,12 @@ class Materials:
         self.in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
 
     async def prepare_all(
-        self, team_id: str, files: list[SlackFile], *, unread: int = 0
+        self, team_id: str, files: list[SlackFile], *, unread: int = 0, taken: int = 0
     ) -> Prepared:
-        """The files (oldest first) one request can carry, the newest first; refusals
-        collected, not raised; a note counting those not read, with `unread` earlier ones."""
-        outcomes = await self._prepare_newest(team_id, files)
+        """The files (oldest first) one request can carry, the newest first, with `taken`
+        images already in it; refusals collected, not raised; a note counting those not read,
+        with `unread` earlier ones."""
+        outcomes = await self._prepare_newest(team_id, files, _Room(self.inline_budget, taken))
         prepared = Prepared()
         for result in (outcomes[i] for i in sorted(outcomes)):  # in the order shared
             if isinstance(result, FileRefused):
@@ -120,11 +122,12 @@ class Materials:
             prepared.notes.append(unread_note(skipped + unread))
         return prepared
 
-    async def _prepare_newest(self, team_id: str, files: list[SlackFile]) -> dict[int, Outcome]:
-        """Prepare files from the newest back while a request has room; outcomes by position."""
+    async def _prepare_newest(
+        self, team_id: str, files: list[SlackFile], room: _Room
+    ) -> dict[int, Outcome]:
+        """Prepare files from the newest back while `room` lasts; outcomes by position."""
         # Newer files go first, like the request's own plan, so nothing prepared is left out
         # of it, save a long page's parts or a PDF that turned out larger than counted.
-        room = _Room(self.inline_budget)
         waiting = list(range(len(files)))  # pop() takes the newest
         running: dict[asyncio.Task[tuple[list[FileRef], tuple[str, ...]]], int] = {}
         outcomes: dict[int, Outcome] = {}

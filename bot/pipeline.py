@@ -288,8 +288,12 @@ class Conversation:
             return await self._invite(job, reply, pick)
         context, problem = new.context, new.problem
         if new.files:
-            await reply.progress(progress.downloading(new.files))
-        prepared = await self.materials.prepare_all(job.team_id, new.files, unread=new.unread)
+            # No more than a request carries, newest first (see Materials.prepare_all).
+            await reply.progress(progress.downloading(new.files[-MAX_IMAGES:]))
+        links = len(job.links) if self.options.url_sources else 0  # images, sent as they are
+        prepared = await self.materials.prepare_all(
+            job.team_id, new.files, unread=new.unread, taken=links
+        )
         prepared.notes.extend(viewed)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
@@ -468,7 +472,8 @@ class Conversation:
         # the last question.
         if history or await self.history.is_seeded(job.thread):
             pending = await self.history.pending(job.thread)
-            files = list({f.id: f for f in [*pending.files, *job.files]}.values())  # a retry's
+            # A file both waiting and in the message (a retried delivery's) counts once.
+            files = list({f.id: f for f in [*pending.files, *job.files]}.values())
             return NewMaterial(files, pending=pending, unread=pending.dropped)
         earlier = await read_earlier(self.slack, job)
         context = ""

@@ -98,6 +98,19 @@ async def test_a_question_with_its_own_files_reads_them_first_then_the_newest_wa
     assert NOT_READ.format(5) in replies[1]
 
 
+async def test_image_links_in_the_question_count_among_its_own(harness: Harness) -> None:
+    thread = await answered_thread(harness)
+    await chart_bot_posts(harness, thread, shots(harness, 1, 20))
+
+    links = "<https://example.com/a.png> <https://example.com/b.png>"
+    await harness.message(f"compare with {links}", thread_ts=thread)
+    replies = await harness.replies(thread)
+
+    assert downloaded(harness) == {"F00"} | {f"F{n:02d}" for n in range(3, 21)}
+    assert len(FakeClaude.image_blocks(harness.claude.requests[1])) == MAX_IMAGES
+    assert NOT_READ.format(2) in replies[1]
+
+
 async def test_long_pages_waiting_are_read_only_as_far_as_their_parts_fit(
     harness: Harness,
 ) -> None:
