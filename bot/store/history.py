@@ -115,7 +115,10 @@ class ThreadHistory:
     async def _uncount(self, thread: ThreadRef, removed: list[int]) -> None:
         """Taken files the cap pushed out meanwhile were counted as dropped: they were not."""
         if gone := sum(not count for count in removed):
-            await self.redis.hincrby(keys.meta(thread), DROPPED, -gone)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(keys.meta(thread), DROPPED, -gone)
+                pipe.expire(keys.meta(thread), self.ttl)
+                await pipe.execute()
 
     async def replace(
         self, thread: ThreadRef, turns: list[Turn], *, answered: str | None = None
