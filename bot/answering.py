@@ -27,6 +27,7 @@ from bot.slack.annotate import Annotator
 from bot.slack.blocks import feedback_buttons, template_select
 from bot.slack.reply import ThreadReply
 from bot.slack.thread import read_earlier
+from bot.store.history import Pending
 from bot.templates import Template, Templates
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class NewMaterial:
     files: list[SlackFile]
     context: str = ""
     problem: str | None = None
-    pending: int = 0  # how many of the files were waiting for a question
+    pending: Pending | None = None  # the files that were waiting for a question
+    unread: int = 0  # files shared before it that no question will read (the waiting cap)
 
 
 class Answering:
@@ -95,8 +97,12 @@ class Answering:
             return await self._invite(job, reply, pick)
         context, problem = new.context, new.problem
         if new.files:
-            await reply.progress(progress.downloading(new.files))
-        prepared = await self.materials.prepare_all(job.team_id, new.files)
+            # No more than a request carries, newest first (see Materials.prepare_all).
+            await reply.progress(progress.downloading(new.files[-MAX_IMAGES:]))
+        links = len(job.links) if self.options.url_sources else 0  # images, sent as they are
+        prepared = await self.materials.prepare_all(
+            job.team_id, new.files, unread=new.unread, taken=links
+        )
         prepared.notes.extend(viewed)
         self._add_links(job, prepared)
         if problem and not prepared.refs and not prepared.refused:
@@ -243,14 +249,15 @@ class Answering:
         # the last question.
         if history or await self.history.is_seeded(job.thread):
             pending = await self.history.pending(job.thread)
-            files = list({f.id: f for f in [*pending, *job.files]}.values())  # a retry's copy
-            return NewMaterial(files, pending=len(pending))
+            # A file both waiting and in the message (a retried delivery's) counts once.
+            files = list({f.id: f for f in [*pending.files, *job.files]}.values())
+            return NewMaterial(files, pending=pending, unread=pending.dropped)
         earlier = await read_earlier(self.slack, job)
         context = ""
         if earlier.lines:
             context = "Earlier in this thread:\n" + "\n".join(earlier.lines) + "\n\n"
-        # Anything waiting is in what was just read: counted, so recording clears it.
-        waiting = await self.history.pending_count(job.thread)
+        # Anything waiting is in what was just read: taken, so recording clears it.
+        waiting = await self.history.pending(job.thread)
         files = [*earlier.files, *job.files]
         return NewMaterial(files, context, earlier.problem, pending=waiting)
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot.claude.request import base64_size
+from bot.claude.request import MAX_IMAGES, base64_size
 from bot.claude.transport import Transport
 from bot.decoders import Decoders
 from bot.errors import FileRefused
@@ -19,6 +19,17 @@ logger = logging.getLogger(__name__)
 
 FILES_IN_FLIGHT = 4  # per process: downloaded, prepared and stored at once
 
+Outcome = tuple[list[FileRef], tuple[str, ...]] | BaseException
+
+
+def unread_note(count: int) -> str:
+    """What the answer says about the files of a turn it never read."""
+    return (
+        f"I didn't read the {count} oldest of the files shared here: one request carries at "
+        f"most {MAX_IMAGES} images and {media.MAX_PDF_PAGES} PDF pages, so I took the newest. "
+        "Share the others again to ask about them."
+    )
+
 
 @dataclass
 class Prepared:
@@ -27,6 +38,36 @@ class Prepared:
     refs: list[FileRef] = field(default_factory=list)
     refused: list[FileRefused] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Room:
+    """What one request can still carry of a turn's files (the plan's limits)."""
+
+    byte_budget: int | None  # base64 bytes, when files travel inline
+    taken: int = 0  # images the request carries besides the files (the question's links)
+    images: int = 0
+    pages: int = 0
+    spent: int = 0
+    files: int = 0
+
+    def takes(self, preparing: int) -> bool:
+        """Whether one more file may be prepared, with `preparing` not yet counted."""
+        # A file being prepared counts as many images as the turn's files so far gave (one
+        # to start with, what most files are): a thread of long pages, sent in parts, isn't
+        # prepared four pages at a time past the count.
+        full = self.pages >= media.MAX_PDF_PAGES
+        full |= self.byte_budget is not None and self.spent >= self.byte_budget
+        each = max(1, -(-self.images // self.files)) if self.files else 1
+        return not full and self.images + self.taken + preparing * each < MAX_IMAGES
+
+    def add(self, refs: list[FileRef]) -> None:
+        """Count a prepared file's references."""
+        self.files += 1
+        self.images += sum(ref.kind == "image" for ref in refs)
+        self.pages += sum(ref.pages or 0 for ref in refs)
+        if self.byte_budget is not None:
+            self.spent += sum(base64_size(ref.size) for ref in refs)
 
 
 class Materials:
@@ -55,13 +96,15 @@ class Materials:
         # pixels) in memory: a thread of many files must not hold them all at once.
         self.in_flight = asyncio.Semaphore(FILES_IN_FLIGHT)
 
-    async def prepare_all(self, team_id: str, files: list[SlackFile]) -> Prepared:
-        """Every file prepared at once (within the bounds); refusals collected, not raised."""
-        results = await asyncio.gather(
-            *(self.prepare(team_id, f) for f in files), return_exceptions=True
-        )
+    async def prepare_all(
+        self, team_id: str, files: list[SlackFile], *, unread: int = 0, taken: int = 0
+    ) -> Prepared:
+        """The files (oldest first) one request can carry, the newest first, with `taken`
+        images already in it; refusals collected, not raised; a note counting those not read,
+        with `unread` earlier ones."""
+        outcomes = await self._prepare_newest(team_id, files, _Room(self.inline_budget, taken))
         prepared = Prepared()
-        for result in results:
+        for result in (outcomes[i] for i in sorted(outcomes)):  # in the order shared
             if isinstance(result, FileRefused):
                 logger.info("refused %s in team %s: %s", result.name, team_id, result.reason)
                 prepared.refused.append(result)
@@ -72,7 +115,44 @@ class Materials:
                 prepared.notes.extend(result[1])
         self.metrics.files.labels("sent").inc(len(prepared.refs))
         self.metrics.files.labels("refused").inc(len(prepared.refused))
+        if skipped := len(files) - len(outcomes):
+            logger.info("left %d of %d files unread in team %s", skipped, len(files), team_id)
+            self.metrics.files.labels("unread").inc(skipped)
+        if skipped + unread:
+            prepared.notes.append(unread_note(skipped + unread))
         return prepared
+
+    async def _prepare_newest(
+        self, team_id: str, files: list[SlackFile], room: _Room
+    ) -> dict[int, Outcome]:
+        """Prepare files from the newest back while `room` lasts; outcomes by position."""
+        # Newer files go first, like the request's own plan, so nothing prepared is left out
+        # of it, save a long page's parts or a PDF that turned out larger than counted.
+        waiting = list(range(len(files)))  # pop() takes the newest
+        running: dict[asyncio.Task[tuple[list[FileRef], tuple[str, ...]]], int] = {}
+        outcomes: dict[int, Outcome] = {}
+        failed = False
+        try:
+            while waiting or running:
+                while waiting and not failed and len(running) < FILES_IN_FLIGHT:
+                    if not room.takes(len(running)):
+                        break
+                    i = waiting.pop()
+                    running[asyncio.create_task(self.prepare(team_id, files[i]))] = i
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    i = running.pop(task)
+                    outcomes[i] = task.exception() or task.result()
+                    if isinstance(outcome := outcomes[i], tuple):
+                        room.add(outcome[0])
+                    # Anything but a refusal fails the turn: start nothing more.
+                    failed |= not isinstance(outcome, tuple | FileRefused)
+        finally:
+            for task in running:
+                task.cancel()  # the turn was cancelled (shutdown): so are its files
+        return outcomes
 
     async def prepare(self, team_id: str, file: SlackFile) -> tuple[list[FileRef], tuple[str, ...]]:
         """One file downloaded, checked and stored; its references (a long image: several)."""

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.models import FileRef, SlackFile, ThreadRef, Turn
 from bot.store import keys
+
+DROPPED = "pending_dropped"  # the meta field counting waiting files dropped past the cap
+
+# Files posted without a question join the waiting list, once each (a retried delivery
+# adds nothing), and the list keeps its newest `cap`; the ones that fall off are counted.
+# KEYS: the pending list, the thread's meta. ARGV: cap, TTL seconds, the meta field counting
+# the dropped, the files' JSON.
+_ADD_PENDING = """
+local cap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 4, #ARGV do
+  if not redis.call('LPOS', KEYS[1], ARGV[i]) then redis.call('RPUSH', KEYS[1], ARGV[i]) end
+end
+local over = redis.call('LLEN', KEYS[1]) - cap
+if over > 0 then
+  redis.call('LTRIM', KEYS[1], over, -1)
+  local was = math.max(0, tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0'))
+  redis.call('HSET', KEYS[2], ARGV[3], was + over)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+return over
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The files waiting for the thread's next question, and how many were dropped before."""
+
+    files: list[SlackFile] = field(default_factory=list)
+    dropped: int = 0  # past keys.PENDING_MAX_FILES: never to be read
+    raw: tuple[str, ...] = ()  # as stored, so taking them removes exactly these
 
 
 class ThreadHistory:
@@ -15,6 +48,7 @@ class ThreadHistory:
     def __init__(self, redis: Redis, ttl_seconds: int) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self._add_pending = redis.register_script(_ADD_PENDING)
 
     async def turns(self, thread: ThreadRef) -> list[Turn]:
         """The thread's turns, oldest first."""
@@ -22,38 +56,69 @@ class ThreadHistory:
         return [Turn.model_validate_json(item) for item in raw]
 
     async def record_exchange(
-        self, thread: ThreadRef, question: Turn, answer: Turn, *, answered: str, pending: int = 0
+        self,
+        thread: ThreadRef,
+        question: Turn,
+        answer: Turn,
+        *,
+        answered: str,
+        pending: Pending | None = None,
     ) -> None:
         """Save a question and its answer together and refresh the thread's TTL."""
-        # The first `pending` files waiting for a question went with this one.
+        # The files that were waiting for a question went with this one.
         async with self.redis.pipeline(transaction=True) as pipe:
+            taking = self._take(pipe, thread, pending)
             pipe.rpush(keys.turns(thread), question.model_dump_json(), answer.model_dump_json())
-            if pending:
-                pipe.ltrim(keys.pending(thread), pending, -1)
             self._answered(pipe, thread, answered)
-            await pipe.execute()
+            results = await pipe.execute()
+        await self._uncount(thread, results[:taking])
         await self._remember_uploads(thread, question)
 
     async def add_pending(self, thread: ThreadRef, files: list[SlackFile]) -> None:
         """Keep files posted in the thread without a question for its next question."""
+        # The newest PENDING_MAX_FILES: a question prepares no more than a request carries.
+        await self._add_pending(
+            keys=[keys.pending(thread), keys.meta(thread)],
+            args=[keys.PENDING_MAX_FILES, self.ttl, DROPPED, *(f.model_dump_json() for f in files)],
+        )
+
+    async def drop_pending(self, thread: ThreadRef, pending: Pending | None) -> None:
+        """Forget the files that were waiting for a question (they have had one)."""
+        if pending is None:
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(keys.pending(thread), *(f.model_dump_json() for f in files))
-            pipe.expire(keys.pending(thread), self.ttl)
-            await pipe.execute()
+            taking = self._take(pipe, thread, pending)
+            results = await pipe.execute()
+        await self._uncount(thread, results[:taking])
 
-    async def drop_pending(self, thread: ThreadRef, count: int) -> None:
-        """Forget the first `count` files waiting for a question (they have had one)."""
-        if count:
-            await self.redis.ltrim(keys.pending(thread), count, -1)
-
-    async def pending_count(self, thread: ThreadRef) -> int:
-        """How many files wait for the thread's next question."""
-        return int(await self.redis.llen(keys.pending(thread)))
-
-    async def pending(self, thread: ThreadRef) -> list[SlackFile]:
+    async def pending(self, thread: ThreadRef) -> Pending:
         """The files waiting for the thread's next question, oldest first."""
-        raw = await self.redis.lrange(keys.pending(thread), 0, -1)
-        return [SlackFile.model_validate_json(item) for item in raw]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(keys.pending(thread), 0, -1)
+            pipe.hget(keys.meta(thread), DROPPED)
+            raw, dropped = await pipe.execute()
+        files = [SlackFile.model_validate_json(item) for item in raw]
+        return Pending(files, max(0, int(dropped or 0)), tuple(raw))
+
+    @staticmethod
+    def _take(pipe: Pipeline, thread: ThreadRef, pending: Pending | None) -> int:
+        """Queue removing exactly these waiting files first; how many commands that is."""
+        # Not by position: more may have come since, and the cap may have moved the list.
+        if pending is None:
+            return 0
+        for raw in pending.raw:
+            pipe.lrem(keys.pending(thread), 0, raw)
+        if pending.dropped:  # the field exists then: no key is made without a TTL
+            pipe.hincrby(keys.meta(thread), DROPPED, -pending.dropped)
+        return len(pending.raw)
+
+    async def _uncount(self, thread: ThreadRef, removed: list[int]) -> None:
+        """Taken files the cap pushed out meanwhile were counted as dropped: they were not."""
+        if gone := sum(not count for count in removed):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(keys.meta(thread), DROPPED, -gone)
+                pipe.expire(keys.meta(thread), self.ttl)
+                await pipe.execute()
 
     async def replace(
         self, thread: ThreadRef, turns: list[Turn], *, answered: str | None = None
@@ -134,7 +199,7 @@ class ThreadHistory:
         refs = {r.sha256: r for t in await self.turns(thread) for r in t.files if not r.url}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.turns(thread), keys.pending(thread))
-            pipe.hdel(keys.meta(thread), "engaged", "accepted", "template")
+            pipe.hdel(keys.meta(thread), "engaged", "accepted", "template", DROPPED)
             pipe.hset(keys.meta(thread), mapping={"seeded": 1, f"answered:{answered}": 1})
             pipe.expire(keys.meta(thread), self.ttl)
             await pipe.execute()

@@ -32,12 +32,20 @@ def turns_by_tag(tag: str) -> str:
 
 
 def meta(thread: ThreadRef) -> str:
-    """Hash of the thread's state: engaged, seeded, ticket counters, enqueue leases."""
+    """Hash of the thread's state: engaged, seeded, ticket counters, enqueue leases, how many
+    waiting files were dropped (`pending_dropped`)."""
     return f"{PREFIX}:thread:{thread_tag(thread)}:meta"
 
 
+# Files posted without a question wait for the thread's next one, the newest this many: what
+# one request carries (bot.claude.request.MAX_IMAGES images). Older ones are dropped and
+# counted in the thread's meta (`pending_dropped`), so the next answer can say so.
+PENDING_MAX_FILES = 20
+
+
 def pending(thread: ThreadRef) -> str:
-    """List of files posted in the thread without a question, for its next one (JSON)."""
+    """List of files posted in the thread without a question, for its next one (JSON), the
+    newest PENDING_MAX_FILES."""
     return f"{PREFIX}:thread:{thread_tag(thread)}:pending"
 
 
