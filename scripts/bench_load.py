@@ -36,7 +36,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -309,6 +309,11 @@ async def memory(bench: Rig, args: argparse.Namespace, latency: float) -> Result
     }
 
 
+def _kind(key: str) -> str:
+    """A key's name without its ids (the parts with digits): what kind of key it is."""
+    return ":".join(p for p in key.split(":") if not any(c.isdigit() for c in p))
+
+
 async def redis_state() -> Result:
     """Instance used_memory, and this database's keys, keys with no TTL, and their bytes."""
     redis = Redis.from_url(REDIS_URL)
@@ -328,6 +333,7 @@ async def redis_state() -> Result:
         "used_memory": int(info["used_memory"]),
         "keys": len(names),
         "no_ttl": sorted(n.decode() for n, ttl in zip(names, ttls, strict=True) if ttl == -1),
+        "kinds": Counter(_kind(n.decode()) for n in names),
         "bytes": sum(s or 0 for s in sizes),
         "stream": stream,
     }
@@ -337,7 +343,7 @@ async def soak(bench: Rig, args: argparse.Namespace, latency: float) -> Result:
     """400 turns in a row: threads of a question and three follow-ups, one turn at a time."""
     bench.set_latency(latency)
     meter = Meter(bench.bots)
-    checkpoints: list[Result] = [{"turns": 0, "rss": meter.rss(), **await redis_state()}]
+    checkpoints: list[Result] = [{"turns": 0, "pss": sum(meter.pss()), **await redis_state()}]
     with meter:
         for n in range(SOAK_THREADS):
             user = f"USOAK{n:04d}"
@@ -348,7 +354,8 @@ async def soak(bench: Rig, args: argparse.Namespace, latency: float) -> Result:
                 await bench.slack.until(functools.partial(bench.slack.answered, thread, turn), 120)
             if (n + 1) * SOAK_TURNS % 100 == 0:
                 state = await redis_state()
-                checkpoints.append({"turns": (n + 1) * SOAK_TURNS, "rss": meter.rss(), **state})
+                turns = (n + 1) * SOAK_TURNS
+                checkpoints.append({"turns": turns, "pss": sum(meter.pss()), **state})
     answered = sum(len(v) for v in bench.slack.done.values()) - 2 * len(bench.bots)
     return {"checkpoints": checkpoints, "answered": answered, **meter.cpu()}
 
@@ -360,9 +367,14 @@ async def run(scenario: str, args: argparse.Namespace, code: Path) -> Result:
     """One scenario on fresh fakes, fresh bot processes and a flushed database."""
     extra = dict(item.split("=", 1) for item in args.set)
     latency = LATENCY[scenario] if args.claude_latency is None else args.claude_latency
+    load = os.getloadavg()[0]  # the rest of the machine, before the bots start
     async with rig(args.replicas, code, extra) as bench:
         result = await RUNS[scenario](bench, args, latency)
-        result |= {"latency": latency, "problems": bench.problems(), "load": os.getloadavg()[0]}
+        result |= {
+            "latency": latency,
+            "problems": bench.problems(),
+            "load": (load, os.getloadavg()[0]),
+        }
     return result
 
 
@@ -380,7 +392,7 @@ def _s(values: list[float], *qs: int) -> str:
 def _cpu(r: Result) -> str:
     share = r["driver_cpu"] / r["wall"] if r["wall"] else 0.0
     driver = f"{r['driver_cpu']:.1f} s of {r['wall']:.1f} s ({share:.0%})"
-    return f"{driver}; bots {r['bots_cpu']:.1f} s; load {r['load']:.1f}"
+    return f"{driver}; bots {r['bots_cpu']:.1f} s; load {r['load'][0]:.1f} → {r['load'][1]:.1f}"
 
 
 def _mb(n: int) -> str:
@@ -409,9 +421,9 @@ def row(scenario: str, code: str, r: Result) -> str:
             f"| {_cpu(r)} |"
         )
     first, last = r["checkpoints"][0], r["checkpoints"][-1]
-    rss = " → ".join(f"{c['rss'] / 1e6:.0f}" for c in r["checkpoints"])
+    pss = " → ".join(f"{c['pss'] / 1e6:.0f}" for c in r["checkpoints"])
     return (
-        f"| {code} | {r['answered']} | {rss} | {_mb(first['used_memory'])} → "
+        f"| {code} | {r['answered']} | {pss} | {_mb(first['used_memory'])} → "
         f"{_mb(last['used_memory'])} | {first['keys']} → {last['keys']} | "
         f"{len(first['no_ttl'])} → {len(last['no_ttl'])} | {first['bytes'] / 1e3:,.0f} → "
         f"{last['bytes'] / 1e3:,.0f} kB | {first['stream']} → {last['stream']} | {_cpu(r)} |"
@@ -425,8 +437,9 @@ HEADERS = {
     "| Flood replies answered (last, s) | Driver CPU |",
     "memory": "| Code | Idle, one replica | Peak, one replica | Peak, all replicas "
     "| Peak RSS, all (shared pages counted per process) | Answer p50 / max (s) | Driver CPU |",
-    "soak": "| Code | Turns answered | RSS at 0/100/…/400 turns (MB) | Redis used_memory "
-    "| db keys | Keys without TTL | db bytes | Turn stream entries | Driver CPU |",
+    "soak": "| Code | Turns answered | PSS, all replicas, at 0/100/…/400 turns (MB) "
+    "| Redis used_memory | db keys | Keys without TTL | db bytes | Turn stream entries "
+    "| Driver CPU |",
 }
 WHAT = {
     "burst": "{questions} people ask at once about a screenshot each (1440×900 PNG), each in "
@@ -456,7 +469,10 @@ def report(scenario: str, args: argparse.Namespace, results: list[tuple[str, Res
             print(f"\nProblem ({code}): {problem}")
     if scenario == "soak":
         for code, result in results:
-            print(f"\nKeys without a TTL after ({code}): {result['checkpoints'][-1]['no_ttl']}")
+            last = result["checkpoints"][-1]
+            print(f"\nKeys without a TTL after ({code}): {last['no_ttl']}")
+            kinds = ", ".join(f"{k} {n}" for k, n in last["kinds"].most_common())
+            print(f"\nKeys after, by kind ({code}): {kinds}")
 
 
 async def redis_version() -> str:
@@ -493,7 +509,8 @@ def main() -> None:
     print(
         f"{args.replicas} replicas, settings: {settings}; driver CPU: what this process (the "
         "fakes, the deliveries) used of the scenario's wall time; bots: CPU of the bot processes "
-        "and their decoder workers; load: the machine's 1-minute load average at the end"
+        "and their decoder workers; load: the machine's 1-minute load average before the bots "
+        "start and at the end"
     )
     with tempfile.TemporaryDirectory() as tmp:
         codes = {"this checkout": ROOT}

@@ -130,10 +130,6 @@ class Meter:
         self.wall = self.driver_cpu = self.bots_cpu = 0.0
         self._start, self._cpu_start = 0.0, (0.0, 0.0)
 
-    def rss(self) -> int:
-        """Resident memory of every bot process now, summed."""
-        return sum(_status(pid, "VmRSS") for bot in self.bots for pid in bot.tree())
-
     def pss(self) -> list[int]:
         """Proportional set size of each replica now (its server and decoder workers)."""
         return [sum(_status(pid, "Pss") for pid in bot.tree()) for bot in self.bots]
