@@ -175,7 +175,13 @@ class Rig:
         answered = [t for t in threads if self.slack.done.get(t)]
         answer = [self.slack.done[t][0] - self.started[t] for t in answered]
         words = [self.slack.first_words[t] - self.started[t] for t in answered]
-        return {"answer": answer, "words": words, "failed": len(threads) - len(answered)}
+        twice = sum(len(self.slack.done[t]) > 1 for t in answered)
+        return {
+            "answer": answer,
+            "words": words,
+            "failed": len(threads) - len(answered),
+            "twice": twice,
+        }
 
     def problems(self) -> list[str]:
         """Notes posted instead of answers, and bot log warnings."""
@@ -222,9 +228,9 @@ async def rig(replica_count: int, code: Path, extra: dict[str, str]) -> AsyncIte
 
 
 @functools.cache
-def screenshot(n: int) -> bytes:
-    """Person n's screenshot: 1440 px wide, a pixel row taller per person (distinct bytes)."""
-    return samples.screenshot((1440, 900 + n))
+def screenshot(n: int, size: tuple[int, int] = (1440, 900)) -> bytes:
+    """Person n's screenshot: a pixel row taller per person (distinct bytes)."""
+    return samples.screenshot((size[0], size[1] + n))
 
 
 @functools.cache
@@ -247,7 +253,7 @@ def photo_of(n: int) -> bytes:
 # ----- scenarios -----
 async def burst(bench: Rig, args: argparse.Namespace, latency: float) -> Result:
     """N people ask about N screenshots at once."""
-    shots = [screenshot(1000 + n) for n in range(args.questions)]  # made before the clock
+    shots = [screenshot(1000 + n, args.screenshot) for n in range(args.questions)]  # unclocked
     bench.set_latency(latency)
     with Meter(bench.bots) as meter:
         threads = await asyncio.gather(
@@ -442,7 +448,7 @@ HEADERS = {
     "| Driver CPU |",
 }
 WHAT = {
-    "burst": "{questions} people ask at once about a screenshot each (1440×900 PNG), each in "
+    "burst": "{questions} people ask at once about a screenshot each ({size} PNG), each in "
     "their own thread; Claude {latency:g} s",
     "flood": f"{FLOOD_REPLIES} replies ({FLOOD_PEOPLE} people) in one answered thread, "
     "delivered back to back, then a question in another thread; Claude {latency:g} s",
@@ -458,14 +464,17 @@ def report(scenario: str, args: argparse.Namespace, results: list[tuple[str, Res
     """Print a scenario's table (one row per code and round) and what went wrong, if anything."""
     latency = results[0][1]["latency"]
     print(f"\n### {scenario}\n")
-    print(WHAT[scenario].format(questions=args.questions, latency=latency) + "\n")
+    size = "×".join(map(str, args.screenshot))
+    print(WHAT[scenario].format(questions=args.questions, latency=latency, size=size) + "\n")
     print(HEADERS[scenario])
     print("|" + " --- |" * HEADERS[scenario].count(" | ") + " --- |")
     for code, result in results:
         print(row(scenario, code, result))
     for code, result in results:
-        failed = result.get("failed")
-        for problem in ([f"{failed} unanswered"] if failed else []) + result["problems"]:
+        failed, twice = result.get("failed"), result.get("twice")
+        found = [f"{failed} unanswered"] if failed else []
+        found += [f"{twice} answered more than once"] if twice else []
+        for problem in found + result["problems"]:
             print(f"\nProblem ({code}): {problem}")
     if scenario == "soak":
         for code, result in results:
@@ -496,6 +505,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="bot setting (env)"
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=lambda v: tuple(int(n) for n in v.lower().split("x", 1)),
+        default=(1440, 900),
+        metavar="WxH",
+        help="the burst's screenshots (default 1440x900)",
     )
     parser.add_argument("--compare", metavar="GIT-REF", help="also run this commit's bot")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds with --compare")
