@@ -254,6 +254,30 @@ async def test_a_broken_stream_never_ends_in_message_stop(
     assert claude.responses == []
 
 
+async def test_first_token_delay_holds_the_first_words_not_the_checks(
+    claude: FakeClaude, client: anthropic.AsyncAnthropic
+) -> None:
+    claude.first_token_delay = 0.3
+    loop = asyncio.get_running_loop()
+    seen: dict[str, float] = {"request": loop.time()}
+    async with client.messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        async for event in stream:
+            seen.setdefault(event.type, loop.time())
+    # message_start comes first, as Claude's does; the words wait (a lower bound only).
+    assert list(seen)[:2] == ["request", "message_start"]
+    assert seen["text"] - seen["request"] >= 0.3
+    with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
+        await client.messages.create(  # still checked, delay or not
+            model=MODEL, max_tokens=0, messages=[{"role": "user", "content": "hi"}]
+        )
+    reply = await client.messages.create(
+        model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.stop_reason == "end_turn"
+
+
 async def test_auth(claude: FakeClaude) -> None:
     async with anthropic.AsyncAnthropic(api_key="wrong", base_url=claude.base_url) as bad:
         with pytest.raises(anthropic.AuthenticationError):

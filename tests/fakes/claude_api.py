@@ -128,6 +128,9 @@ class FakeClaude:
         self.reply: Callable[[Json], str] | str | None = None
         self.chunk_size = 8
         self.chunk_delay = 0.0
+        # Seconds from a valid request to the answer's first words (Claude's time to first
+        # token): a stream sends message_start at once and its first text after this long.
+        self.first_token_delay = 0.0
         self.min_cache_tokens = 1024
         self.unreachable_urls: set[str] = set()  # url sources Claude can't download
         self.enforce_max_tokens = False  # True: cut replies at max_tokens (4 chars a token)
@@ -612,6 +615,8 @@ class FakeClaude:
                 return await self._stream(request, message)
             finally:
                 self.streaming -= 1
+        if self.first_token_delay:
+            await asyncio.sleep(self.first_token_delay)
         self.responses.append(message)
         return web.json_response(message)
 
@@ -644,6 +649,8 @@ class FakeClaude:
                 await send("content_block_start", {"index": index, "content_block": opening})
                 if index == 0:
                     await send("ping", {})
+                    if self.first_token_delay:
+                        await asyncio.sleep(self.first_token_delay)
                 for citation in block.get("citations", []):
                     delta = {"type": "citations_delta", "citation": citation}
                     await send("content_block_delta", {"index": index, "delta": delta})
