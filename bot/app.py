@@ -96,9 +96,9 @@ def build_services(
     templates = templates or Templates.load(settings.templates_file)
     # Answers hold a connection only per command, but a full process mustn't queue its acks.
     redis = redis or connect(settings.redis_url, max_connections=redis_connections(settings))
-    slack = _slack_client(settings)
-    claude = claude or claude_client(settings)
     http = aiohttp.ClientSession()
+    slack = _slack_client(settings, http)
+    claude = claude or claude_client(settings)
     stores = _stores(settings, redis)
     queue = TurnQueue(redis, consumer or _consumer_name())
     fetcher = SlackFileFetcher(
@@ -198,11 +198,16 @@ def redis_connections(settings: Settings) -> int:
     return max(50, settings.max_concurrent_turns + 25)
 
 
-def _slack_client(settings: Settings) -> AsyncWebClient:
+def _slack_client(
+    settings: Settings, http: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """The Web API client, retrying dropped connections and one 429 (after Retry-After)."""
+    # On the process's one HTTP session: without one, slack_sdk opens a session, and a new
+    # TLS connection, for every call (a turn makes a dozen).
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=settings.slack_api_url,
+        session=http,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
@@ -236,7 +241,9 @@ def build_bolt(services: Services, *, socket_mode: bool = False) -> AsyncApp:
     """The Bolt app with every listener registered."""
     secret = services.settings.slack_signing_secret
     app = AsyncApp(
-        client=services.slack,
+        # Its own client, without the shared session: Bolt deep-copies each request (with
+        # its client) for lazy listeners, and a session can't be copied.
+        client=_slack_client(services.settings),
         signing_secret=secret.get_secret_value() if secret else "",
         # Listeners only write the turn to Redis (milliseconds), so Slack's ack waits for
         # that: an acknowledged turn is always on the durable queue.
