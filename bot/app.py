@@ -34,9 +34,11 @@ from bot.pipeline import Conversation, PipelineOptions, Stores
 from bot.slack.files import SlackFileFetcher
 from bot.slack.notes import Notes
 from bot.slack.people import SlackPeople
+from bot.store.admission import OneStepAdmission
+from bot.store.asking import QueuedQuestions
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
-from bot.store.connection import connect
+from bot.store.connection import connect, is_cluster
 from bot.store.feedback import FeedbackCounts
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
@@ -136,16 +138,18 @@ def build_services(
         agent=agent,
         decoders=decoders,
     )
+    asking = QueuedQuestions(redis, settings.user_queued_questions)
     workers = Workers(
         queue,
-        conversation.handle,
+        # A turn that ends, one way or another, frees its place under the asker's cap.
+        asking.releasing(conversation.handle),
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
-        on_dropped=conversation.give_up,
+        on_dropped=asking.releasing(conversation.give_up),
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
     rate = QuestionRate(redis, settings.user_questions_per_minute)
-    gate = Gate(stores.channels, rate, notes, admins, command=settings.slash_command)
+    gate = Gate(stores.channels, rate, notes, admins, command=settings.slash_command, asking=asking)
     intake = Intake(
         stores.history,
         stores.order,
@@ -153,6 +157,15 @@ def build_services(
         stores.channels,
         follow_ups=settings.follow_ups,
         gate=gate,
+        # One round trip before Slack's ack, where every key lives on one server.
+        one_step=None
+        if is_cluster(redis)
+        else OneStepAdmission(
+            redis,
+            settings.history_ttl_seconds,
+            per_minute=settings.user_questions_per_minute,
+            cap=settings.user_queued_questions,
+        ),
     )
     feedback_counts = FeedbackCounts(redis)
     reports = Reports(ledger, limits, feedback_counts)
