@@ -95,7 +95,7 @@ class Intake:
             queued = await self._enqueue_at_once(job)
         else:
             queued = await self._enqueue_in_two_steps(job)
-        if queued is not False and job.key is None:  # an event's: its copies share the ts
+        if queued is not False and not job.key:  # an event's: its copies share the ts
             self._queued_here[(job.team_id, job.channel_id, job.message_ts)] = None
             if len(self._queued_here) > QUEUED_HERE_KEPT:
                 del self._queued_here[next(iter(self._queued_here))]
