@@ -164,15 +164,15 @@ def serve_bot_debugging(slow_ms: float, argv: list[str]) -> int:
     return bot_main(argv)
 
 
-def slow_callbacks(log: Path, top: int = 8) -> list[str]:
+def slow_callbacks(log: Path, top: int = 12) -> list[str]:
     """The slowest callbacks asyncio's debug mode logged, slowest first."""
     found = []
     for line in log.read_text(errors="replace").splitlines():
         if "Executing " in line and " took " in line:
             what, _, took = line.partition("Executing ")[2].rpartition(" took ")
-            found.append((float(took.split()[0]), what[:160]))
+            found.append((float(took.split()[0]), line[11:23], what[:150]))
     found.sort(reverse=True)
-    return [f"{seconds * 1e3:.0f} ms: {what}" for seconds, what in found[:top]] + [
+    return [f"{seconds * 1e3:.0f} ms at {at}: {what}" for seconds, at, what in found[:top]] + [
         f"({len(found)} callbacks over the threshold in all)"
     ]
 
