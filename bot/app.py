@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import AcksFirst
 from bot.agent.feedback import Feedback
 from bot.agent.surfaces import AgentSurfaces
 from bot.claude.client import ClaudeClient, claude_client, transport
@@ -74,6 +75,7 @@ class Services:
     agent: AgentSurfaces
     feedback: Feedback
     decoders: Decoders
+    acks: AcksFirst
 
     async def close(self) -> None:
         """Release network resources and decoding processes (workers must be stopped first)."""
@@ -139,10 +141,12 @@ def build_services(
         decoders=decoders,
     )
     asking = QueuedQuestions(redis, settings.user_queued_questions)
+    acks = AcksFirst()
     workers = Workers(
         queue,
-        # A turn that ends, one way or another, frees its place under the asker's cap.
-        asking.releasing(conversation.handle),
+        # A turn that ends, one way or another, frees its place under the asker's cap; it
+        # starts once the server's acks due are sent.
+        asking.releasing(acks.first(conversation.handle)),
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
         on_dropped=asking.releasing(conversation.give_up),
@@ -196,6 +200,7 @@ def build_services(
         agent=agent,
         feedback=Feedback(slack, feedback_counts, templates, metrics),
         decoders=decoders,
+        acks=acks,
     )
 
 
