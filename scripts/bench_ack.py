@@ -265,7 +265,11 @@ async def child(
 
 
 async def measure(
-    mentions: int, rounds: int, compare: str | None, loop_debug: float | None = None
+    mentions: int,
+    rounds: int,
+    compare: str | None,
+    loop_debug: float | None = None,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, float]]]:
     """Per server, each counted round's ack p50 and p99 in seconds."""
     redis = Redis.from_url(REDIS_URL)
@@ -307,6 +311,7 @@ async def measure(
                     ANTHROPIC_API_KEY=info["claude_key"],
                     ANTHROPIC_BASE_URL=info["claude_url"],
                     PYTHONPATH=str(tree),
+                    **(settings or {}),
                 )
                 args = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
                 if loop_debug:
@@ -365,6 +370,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="counted rounds")
     parser.add_argument("--compare", metavar="GIT-REF", help="also measure this commit's bot")
     parser.add_argument("--loop-debug", type=float, metavar="MS", help="list slow callbacks")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every bot (e.g. MAX_CONCURRENT_TURNS=64); repeatable",
+    )
     parser.add_argument("--fakes", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bot-loop-debug", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--noop", nargs=2, metavar=("PORT", "API_URL"), help=argparse.SUPPRESS)
@@ -381,7 +393,10 @@ def main() -> None:
     if args.noop:
         serve_noop(int(args.noop[0]), args.noop[1])
         return
-    results = asyncio.run(measure(args.mentions, args.rounds, args.compare, args.loop_debug))
+    settings = dict(item.split("=", 1) for item in args.set)
+    results = asyncio.run(
+        measure(args.mentions, args.rounds, args.compare, args.loop_debug, settings)
+    )
     report(results, args.mentions)
 
 
