@@ -10,15 +10,16 @@ The two servers run side by side, each in a process of its own, on the same serv
 - a no-op `AsyncApp`: the same signing secret, `process_before_response` like the bot's,
   listeners for `app_mention` and `message` that do nothing;
 - `vision-bot serve` with default settings against the loopback fakes (FakeSlack and
-  FakeClaude, in a third process) and the real Redis, so its workers answer the burst while
+  FakeClaude, in a third process) and a real Redis server of its own, so its workers answer
+  the burst (and nobody else's: two bots on one Redis would share the work) while
   later deliveries are still being acked, as in production.
 
 Rounds alternate which server goes first; between rounds the bot finishes every answer.
 One warm-up round each is not counted. Reported: the median over rounds of each round's
 ack p50 and p99, and the bot's p99 over Bolt's.
 
-Run from the repo root (needs Redis on 127.0.0.1:6379; uses and flushes db 14, or
-BENCH_REDIS_URL):
+Run from the repo root (needs `redis-server` installed: each bot gets one of its own, on a
+free port, without persistence):
 
     .venv/bin/python scripts/bench_ack.py [--mentions 60] [--rounds 7] [--compare GIT-REF]
 
@@ -59,10 +60,9 @@ from tests import samples  # noqa: E402
 from tests.fakes import FakeClaude, FakeSlack  # noqa: E402
 from tests.harness import CHANNEL, SIGNING_SECRET, TEAM, USER, next_ts  # noqa: E402
 from tests.processes import bot_env, wait_healthy  # noqa: E402
-from tests.redis_topologies import free_port  # noqa: E402
+from tests.redis_topologies import free_port, standalone  # noqa: E402
 from tests.slack_signing import signed_headers  # noqa: E402
 
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BOT_TOKEN = "xoxb-bench-token"
 SETTLE_SECONDS = 120
 STREAM = "vb:turns"  # bot/store/keys.py STREAM: the older tree's bot may not be importable
@@ -226,13 +226,13 @@ async def burst(http: aiohttp.ClientSession, url: str, bodies: list[str]) -> lis
     return list(await asyncio.gather(*(one(body) for body in bodies)))
 
 
-async def settle(http: aiohttp.ClientSession, url: str, redis: Redis) -> None:
+async def settle(http: aiohttp.ClientSession, url: str, redis: Redis | None) -> None:
     """Wait until the server has answered every queued turn (the no-op app has none)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         async with http.get(f"{url}/healthz") as response:
             busy = (await response.json()).get("in_flight", 0)
-        if busy == 0 and await redis.xlen(STREAM) == 0:
+        if busy == 0 and (redis is None or await redis.xlen(STREAM) == 0):
             await asyncio.sleep(0.2)  # the last answer's bookkeeping
             return
         await asyncio.sleep(0.1)
@@ -272,8 +272,6 @@ async def measure(
     settings: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, float]]]:
     """Per server, each counted round's ack p50 and p99 in seconds."""
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
     me = ROOT / "scripts" / "bench_ack.py"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -293,6 +291,7 @@ async def measure(
             assert fakes.stdout is not None
             info = json.loads(await fakes.stdout.readline())
             servers: dict[str, str] = {}
+            redises: dict[str, Redis | None] = {"no-op Bolt app": None}
             logs: dict[str, Path] = {}
             port = free_port()
             noop_args = [sys.executable, str(me), "--noop", str(port), info["api_url"]]
@@ -301,10 +300,14 @@ async def measure(
             )
             servers["no-op Bolt app"] = f"http://127.0.0.1:{port}"
             for name, tree in trees.items():
+                (tmp / name).mkdir()
+                store = await stack.enter_async_context(standalone(tmp / name))
+                redises[name] = Redis.from_url(store.url)
+                stack.push_async_callback(redises[name].aclose)  # type: ignore[union-attr]
                 port = free_port()
                 bot = bot_env(
                     SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                    REDIS_URL=REDIS_URL,
+                    REDIS_URL=store.url,
                     SLACK_BOT_TOKEN=BOT_TOKEN,
                     SLACK_API_URL=info["api_url"],
                     SLACK_FILE_HOSTS=info["file_host"],
@@ -328,14 +331,12 @@ async def measure(
                 for n in range(rounds + 1):  # round 0 warms both up
                     for name, url in order if n % 2 == 0 else order[::-1]:
                         times = await burst(http, url, deliveries(info, mentions))
-                        await settle(http, url, redis)
+                        await settle(http, url, redises[name])
                         if n:
                             results[name].append(_percentiles(times))
             fakes.stdin.close()  # type: ignore[union-attr]
             for name, log in logs.items() if loop_debug else ():
                 print(f"Slow callbacks in {name}:", *slow_callbacks(log), sep="\n  ")
-    await redis.flushdb()
-    await redis.aclose()
     return results
 
 
