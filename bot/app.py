@@ -36,7 +36,6 @@ from bot.slack.files import SlackFileFetcher
 from bot.slack.notes import Notes
 from bot.slack.people import SlackPeople
 from bot.store.admission import OneStepAdmission
-from bot.store.asking import QueuedQuestions
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
 from bot.store.connection import connect, is_cluster
@@ -47,6 +46,7 @@ from bot.store.rate import QuestionRate
 from bot.store.spend import SpendLedger
 from bot.store.thread_order import ThreadOrder
 from bot.store.viewing import ViewingStore
+from bot.store.waiting import QueuedQuestions
 from bot.templates import Templates
 from bot.workers import Workers
 from handlers import register_all
@@ -140,20 +140,22 @@ def build_services(
         agent=agent,
         decoders=decoders,
     )
-    asking = QueuedQuestions(redis, settings.user_queued_questions)
+    waiting = QueuedQuestions(redis, settings.user_queued_questions)
     acks = AcksFirst()
     workers = Workers(
         queue,
         # A turn that ends, one way or another, frees its place under the asker's cap; it
         # starts once the server's acks due are sent.
-        asking.releasing(acks.first(conversation.handle)),
+        waiting.releasing(acks.first(conversation.handle)),
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
-        on_dropped=asking.releasing(conversation.give_up),
+        on_dropped=waiting.releasing(conversation.give_up),
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
     rate = QuestionRate(redis, settings.user_questions_per_minute)
-    gate = Gate(stores.channels, rate, notes, admins, command=settings.slash_command, asking=asking)
+    gate = Gate(
+        stores.channels, rate, notes, admins, command=settings.slash_command, waiting=waiting
+    )
     intake = Intake(
         stores.history,
         stores.order,

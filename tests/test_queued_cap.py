@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from bot.models import Job
 from bot.store import keys
-from bot.store.asking import member
 from bot.store.queue import TurnQueue
+from bot.store.waiting import member
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
@@ -82,14 +82,14 @@ async def test_questions_left_by_a_dead_process_stop_counting(
     harness: Harness, redis: Redis
 ) -> None:
     # A process that died left two of Alice's questions counted, 16 minutes ago.
-    stale = (time.time() - keys.ASKING_STALE_SECONDS - 60) * 1000
-    await redis.zadd(keys.asking(TEAM, USER), {"C0CHAN:1.0:1.0": stale, "C0CHAN:2.0:2.0": stale})
+    stale = (time.time() - keys.WAITING_STALE_SECONDS - 60) * 1000
+    await redis.zadd(keys.waiting(TEAM, USER), {"C0CHAN:1.0:1.0": stale, "C0CHAN:2.0:2.0": stale})
 
     asked = await _ask(harness, 0)
 
     assert len(await harness.replies(asked["ts"])) == 1
     assert harness.slack.ephemerals == []
-    assert await redis.zcard(keys.asking(TEAM, USER)) == 0  # released when answered
+    assert await redis.zcard(keys.waiting(TEAM, USER)) == 0  # released when answered
 
 
 async def test_the_one_step_entry_is_the_one_the_queue_writes(queued_only: Harness) -> None:
@@ -103,7 +103,7 @@ async def test_the_one_step_entry_is_the_one_the_queue_writes(queued_only: Harne
 
     assert pushed == one_step
     assert job.message_ts == asked["ts"]
-    assert await redis.zrange(keys.asking(TEAM, USER), 0, -1) == [member(job)]
+    assert await redis.zrange(keys.waiting(TEAM, USER), 0, -1) == [member(job)]
 
 
 async def _ask(harness: Harness, n: int, *, user: str = USER) -> dict[str, object]:

@@ -57,7 +57,7 @@ async def test_a_conversation_runs_on_sentinel_and_cluster(
             thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=msg["ts"])
             assert await redis.llen(keys.turns(thread)) == 6
             # Each question counted under its asker's cap, and freed when answered.
-            assert await redis.zcard(keys.asking(TEAM, USER)) == 0
+            assert await redis.zcard(keys.waiting(TEAM, USER)) == 0
             await harness.mention("forget", thread_ts=msg["ts"])
             await harness.settle()
             assert await redis.llen(keys.turns(thread)) == 0

@@ -9,9 +9,9 @@ from bot.governance.admins import Admins
 from bot.models import Job
 from bot.slack.notes import Notes
 from bot.store.admission import Checks
-from bot.store.asking import QueuedQuestions
 from bot.store.channels import ChannelSettings
 from bot.store.rate import QuestionRate
+from bot.store.waiting import QueuedQuestions
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +28,11 @@ class Gate:
         admins: Admins,
         *,
         command: str,
-        asking: QueuedQuestions,
+        waiting: QueuedQuestions,
     ) -> None:
         self.channels = channels
         self.rate = rate
-        self.asking = asking
+        self.waiting = waiting
         self.notes = notes
         self.admins = admins
         self.command = command
@@ -55,7 +55,7 @@ class Gate:
             return True
         verdict = await self.rate.take(job.team_id, checks.asker, job.request_key)
         if verdict == "ok":
-            verdict = await self.asking.take(job)
+            verdict = await self.waiting.take(job)
             if verdict != "ok":
                 self.turned_away(job, "capped", tell=verdict == "warn")
                 return False
@@ -81,7 +81,7 @@ class Gate:
             )
         else:
             text = (
-                f"You already have {self.asking.cap} questions waiting for an answer, so I've "
+                f"You already have {self.waiting.cap} questions waiting for an answer, so I've "
                 "skipped this one. Ask again once one of them is answered."
             )
         note = self.notes.to_person(job.channel_id, job.user_id, job.thread_ts, text)
@@ -89,7 +89,7 @@ class Gate:
 
     async def release(self, job: Job) -> None:
         """A job the gate admitted could not be queued after all: it stops counting."""
-        await self.asking.release(job)
+        await self.waiting.release(job)
 
     async def _tell_off(self, job: Job) -> None:
         if self.admins.restricted:

@@ -9,9 +9,9 @@ from redis.asyncio import Redis
 
 from bot.models import Job
 from bot.store import keys
-from bot.store.asking import CAP_ADD, CAP_CHECK, lua, member
 from bot.store.rate import WINDOW_MS
 from bot.store.thread_order import ENQUEUE_LEASE_MS
+from bot.store.waiting import CAP_ADD, CAP_CHECK, lua, member
 
 # Everything ThreadOrder.admit, TurnQueue.push and ThreadOrder.queued do, with Gate's checks
 # first (the bot off in the channel, the question rate, the asker's cap), as one script. Its
@@ -51,7 +51,7 @@ else
   end
   if asker then
 """
-    + lua(CAP_CHECK, ASKING=8, TOLD=9, CAP=11, MEMBER=12, STALE_MS=13, TOLD_TTL=14)
+    + lua(CAP_CHECK, WAITING=8, TOLD=9, CAP=11, MEMBER=12, STALE_MS=13, TOLD_TTL=14)
     + """
     if capped then
       -- Asked, so counted in the rate: a flood of capped questions stays bounded in notes.
@@ -79,7 +79,7 @@ if asker then
     redis.call('PEXPIRE', KEYS[6], ARGV[10])
   end
 """
-    + lua(CAP_ADD, ASKING=8, CAP=11, MEMBER=12, STALE_MS=13)
+    + lua(CAP_ADD, WAITING=8, CAP=11, MEMBER=12, STALE_MS=13)
     + """
 end
 if mark then return {'resumed', ticket} end
@@ -129,8 +129,8 @@ class OneStepAdmission:
             keys.off_note(thread),
             keys.question_rate(job.team_id, user),
             keys.rate_warned(job.team_id, user),
-            keys.asking(job.team_id, user),
-            keys.asking_told(job.team_id, user, job.request_key),
+            keys.waiting(job.team_id, user),
+            keys.waiting_told(job.team_id, user, job.request_key),
         ]
         args: list[str | int] = [
             keys.SEEN_TTL_SECONDS,
@@ -145,8 +145,8 @@ class OneStepAdmission:
             WINDOW_MS,
             self.cap,
             member(job),
-            keys.ASKING_STALE_SECONDS * 1000,
-            keys.ASKING_TOLD_TTL_SECONDS,
+            keys.WAITING_STALE_SECONDS * 1000,
+            keys.WAITING_TOLD_TTL_SECONDS,
             keys.STREAM_MAXLEN,
             job.model_dump_json(),
         ]

@@ -18,14 +18,14 @@ logger = logging.getLogger(__name__)
 # The cap's check, shared with the one-step admission script (bot/store/admission.py):
 # members older than the stale time are dropped first, so a process that died mid-answer
 # leaves a person capped for at most that long. Sets `capped` (and `told`, once per
-# question) instead of adding. KEYS[ASKING], KEYS[TOLD]; ARGV[CAP], ARGV[MEMBER],
+# question) instead of adding. KEYS[WAITING], KEYS[TOLD]; ARGV[CAP], ARGV[MEMBER],
 # ARGV[STALE_MS], ARGV[TOLD_TTL]; `now` in ms.
 CAP_CHECK = """
 local capped, told = false, false
 if tonumber(ARGV[CAP]) > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[ASKING], '-inf', now - tonumber(ARGV[STALE_MS]))
-  if not redis.call('ZSCORE', KEYS[ASKING], ARGV[MEMBER])
-      and redis.call('ZCARD', KEYS[ASKING]) >= tonumber(ARGV[CAP]) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[WAITING], '-inf', now - tonumber(ARGV[STALE_MS]))
+  if not redis.call('ZSCORE', KEYS[WAITING], ARGV[MEMBER])
+      and redis.call('ZCARD', KEYS[WAITING]) >= tonumber(ARGV[CAP]) then
     capped = true
     told = redis.call('SET', KEYS[TOLD], 1, 'NX', 'EX', ARGV[TOLD_TTL]) and true or false
   end
@@ -33,8 +33,8 @@ end
 """
 CAP_ADD = """
 if tonumber(ARGV[CAP]) > 0 then
-  redis.call('ZADD', KEYS[ASKING], now, ARGV[MEMBER])
-  redis.call('PEXPIRE', KEYS[ASKING], ARGV[STALE_MS])
+  redis.call('ZADD', KEYS[WAITING], now, ARGV[MEMBER])
+  redis.call('PEXPIRE', KEYS[WAITING], ARGV[STALE_MS])
 end
 """
 
@@ -52,7 +52,7 @@ _TAKE = (
     "local now = tonumber(ARGV[1])\n"
     + lua(
         CAP_CHECK + "if capped then return told and 'warn' or 'quiet' end\n" + CAP_ADD,
-        ASKING=1,
+        WAITING=1,
         TOLD=2,
         MEMBER=2,
         CAP=3,
@@ -89,15 +89,15 @@ class QueuedQuestions:
         assert job.user_id is not None
         verdict = await self._take(
             keys=[
-                keys.asking(job.team_id, job.user_id),
-                keys.asking_told(job.team_id, job.user_id, job.request_key),
+                keys.waiting(job.team_id, job.user_id),
+                keys.waiting_told(job.team_id, job.user_id, job.request_key),
             ],
             args=[
                 int(time.time() * 1000),
                 member(job),
                 self.cap,
-                keys.ASKING_STALE_SECONDS * 1000,
-                keys.ASKING_TOLD_TTL_SECONDS,
+                keys.WAITING_STALE_SECONDS * 1000,
+                keys.WAITING_TOLD_TTL_SECONDS,
             ],
         )
         return cast(Verdict, str(verdict))
@@ -106,7 +106,7 @@ class QueuedQuestions:
         """The job's turn is over (or never got queued): it stops counting."""
         if self.counts(job):
             assert job.user_id is not None
-            await self.redis.zrem(keys.asking(job.team_id, job.user_id), member(job))
+            await self.redis.zrem(keys.waiting(job.team_id, job.user_id), member(job))
 
     def releasing(
         self, handle: Callable[[QueuedJob], Awaitable[None]]
