@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import AcksFirst
 from bot.agent.feedback import Feedback
 from bot.agent.surfaces import AgentSurfaces
 from bot.claude.client import ClaudeClient, claude_client, transport
@@ -36,9 +37,10 @@ from bot.pipeline import Conversation
 from bot.slack.files import SlackFileFetcher
 from bot.slack.notes import Notes
 from bot.slack.people import SlackPeople
+from bot.store.admission import OneStepAdmission
 from bot.store.audit import AuditLog
 from bot.store.channels import ChannelSettings
-from bot.store.connection import connect
+from bot.store.connection import connect, is_cluster
 from bot.store.feedback import FeedbackCounts
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
@@ -46,6 +48,7 @@ from bot.store.rate import QuestionRate
 from bot.store.spend import SpendLedger
 from bot.store.thread_order import ThreadOrder
 from bot.store.viewing import ViewingStore
+from bot.store.waiting import QueuedQuestions
 from bot.templates import Templates
 from bot.workers import Workers
 from handlers import register_all
@@ -74,6 +77,7 @@ class Services:
     agent: AgentSurfaces
     feedback: Feedback
     decoders: Decoders
+    acks: AcksFirst
 
     async def close(self) -> None:
         """Release network resources and decoding processes (workers must be stopped first)."""
@@ -141,18 +145,24 @@ def build_services(
         decoders=decoders,
         slots=slots,
     )
+    waiting = QueuedQuestions(redis, settings.user_queued_questions)
+    acks = AcksFirst()
     workers = Workers(
         queue,
-        conversation.handle,
+        # A turn that ends, one way or another, frees its place under the asker's cap; it
+        # starts once the server's acks due are sent.
+        waiting.releasing(acks.first(conversation.handle)),
         concurrency=settings.max_concurrent_turns,
         claim_timeout=settings.turn_claim_timeout_seconds,
-        on_dropped=conversation.give_up,
+        on_dropped=waiting.releasing(conversation.give_up),
         slots=slots,
         on_unreadable=metrics.unreadable_turns.inc,
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)
     rate = QuestionRate(redis, settings.user_questions_per_minute)
-    gate = Gate(stores.channels, rate, notes, admins, command=settings.slash_command)
+    gate = Gate(
+        stores.channels, rate, notes, admins, command=settings.slash_command, waiting=waiting
+    )
     intake = Intake(
         stores.history,
         stores.order,
@@ -160,6 +170,15 @@ def build_services(
         stores.channels,
         follow_ups=settings.follow_ups,
         gate=gate,
+        # One round trip before Slack's ack, where every key lives on one server.
+        one_step=None
+        if is_cluster(redis)
+        else OneStepAdmission(
+            redis,
+            settings.history_ttl_seconds,
+            per_minute=settings.user_questions_per_minute,
+            cap=settings.user_queued_questions,
+        ),
     )
     feedback_counts = FeedbackCounts(redis)
     reports = Reports(ledger, limits, feedback_counts)
@@ -190,6 +209,7 @@ def build_services(
         agent=agent,
         feedback=Feedback(slack, feedback_counts, templates, metrics),
         decoders=decoders,
+        acks=acks,
     )
 
 
@@ -198,9 +218,7 @@ def redis_connections(settings: Settings) -> int:
     return max(50, settings.max_concurrent_turns + 25)
 
 
-def _slack_client(
-    settings: Settings, http: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
+def _slack_client(settings: Settings, http: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """The Web API client, retrying dropped connections and one 429 (after Retry-After)."""
     # On the process's one HTTP session: without one, slack_sdk opens a session, and a new
     # TLS connection, for every call (a turn makes a dozen).

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     user_spend_limit_usd_per_day: float | None = Field(default=None, gt=0)
     # 0 turns the per-person rate off.
     user_questions_per_minute: int = Field(default=10, ge=0, le=10_000)
+    # A person's questions queued or being answered at once, across threads; 0: no cap.
+    user_queued_questions: int = Field(default=5, ge=0, le=10_000)
     admin_users: Annotated[tuple[str, ...], NoDecode] = ()
 
     redis_url: str | None = None

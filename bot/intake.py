@@ -11,6 +11,7 @@ from typing import Any
 from bot.governance.gate import Gate
 from bot.models import Job, SlackFile, ThreadRef
 from bot.slack.text import encodable, image_links, strip_mentions
+from bot.store.admission import Checks, OneStepAdmission
 from bot.store.channels import ChannelSettings
 from bot.store.history import ThreadHistory
 from bot.store.queue import TurnQueue
@@ -30,6 +31,10 @@ _VISUAL_FILETYPES = {
 SYSTEM_SENDERS = {"USLACKBOT"}
 BUSY_POLL_SECONDS = 0.02
 FORGET_WORDS = {"forget", "forget this", "forget this thread", "forget everything"}
+# Messages this process queued, remembered so Slack's second copy of a mention (and its
+# retries) is dropped without a Redis round trip; the mark in Redis catches the rest.
+QUEUED_HERE_KEPT = 10_000
+NO_CHECKS = Checks(channel_off=False, asker=None)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Intake:
         *,
         follow_ups: bool,
         gate: Gate | None = None,
+        one_step: OneStepAdmission | None = None,
     ) -> None:
         self.history = history
         self.order = order
@@ -61,9 +67,15 @@ class Intake:
         self.channels = channels
         self.follow_ups = follow_ups
         self.gate = gate
+        # None on Redis Cluster: the checks, the ticket and the stream are separate steps.
+        self.one_step = one_step
+        self._queued_here: dict[tuple[str, str, str], None] = {}
 
     async def offer(self, event: dict[str, Any], me: Identity, *, mentioned: bool = False) -> bool:
         """Queue the message if the bot should answer it; True if it was queued now."""
+        if (me.team_id, event.get("channel"), event.get("ts")) in self._queued_here:
+            logger.debug("duplicate delivery ignored: ts=%s", event.get("ts"))
+            return False
         event = encodable(event)
         if not self._is_from_someone_else(event, me):
             return False
@@ -79,6 +91,44 @@ class Intake:
 
     async def enqueue(self, job: Job) -> bool:
         """Queue a job unless the same request was queued before; True if queued now."""
+        if self.one_step is not None:
+            queued = await self._enqueue_at_once(job)
+        else:
+            queued = await self._enqueue_in_two_steps(job)
+        if queued is not False and not job.key:  # an event's: its copies share the ts
+            self._queued_here[(job.team_id, job.channel_id, job.message_ts)] = None
+            if len(self._queued_here) > QUEUED_HERE_KEPT:
+                del self._queued_here[next(iter(self._queued_here))]
+        return bool(queued)
+
+    async def _enqueue_at_once(self, job: Job) -> bool | None:
+        """One round trip: checks, ticket, stream, mark; None if it was queued before."""
+        assert self.one_step is not None
+        checks = self.gate.checks(job) if self.gate else NO_CHECKS
+        # Any accepted question (not `forget`) opens the thread to follow-ups at once.
+        accept = self.follow_ups and job.action == "answer"
+        deadline = time.monotonic() + ENQUEUE_LEASE_MS / 1000 + 1
+        admitted = await self.one_step.admit(job, checks, accept=accept)
+        while admitted.outcome == "busy":
+            # A delivery on the two-step path is queueing it, or died doing so.
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another delivery is still queueing {job.ids}")
+            await asyncio.sleep(BUSY_POLL_SECONDS)
+            admitted = await self.one_step.admit(job, checks, accept=accept)
+        if admitted.outcome in ("off", "rate", "capped"):
+            assert self.gate is not None
+            self.gate.turned_away(job, admitted.outcome, tell=admitted.tell)
+            return False
+        if admitted.outcome == "duplicate":
+            logger.debug("duplicate delivery ignored: %s", job.ids)
+            return None
+        if admitted.outcome == "resumed":
+            logger.warning("queued a turn an earlier delivery had left half-queued: %s", job.ids)
+        logger.info("queued %s", job.ids)
+        return True
+
+    async def _enqueue_in_two_steps(self, job: Job) -> bool | None:
+        """The Redis Cluster path: checks, then ticket, then stream; None if queued before."""
         if self.gate and not await self.gate.admits(job):
             return False  # the bot is off in the channel, or the asker is asking too fast
         # The request's seen mark and the thread's ticket counter share the thread's hash
@@ -103,12 +153,14 @@ class Intake:
             admission = await self.order.admit(job.thread, key, accept=accept)
         if admission.outcome == "duplicate":
             logger.debug("duplicate delivery ignored: %s", job.ids)
-            return False
+            return None
         try:
             await self.queue.push(job, admission.ticket)
         except Exception:
             # Let Slack's retry try again rather than lose the request.
             await self.order.abandon(job.thread, key, admission.ticket)
+            if self.gate:
+                await self.gate.release(job)
             raise
         try:
             await self.order.queued(job.thread, key, admission.ticket)

@@ -110,8 +110,9 @@ async def _slack_events(request: web.Request) -> web.Response:
     if not request.app[READY]["ready"]:
         # Shutting down: Slack retries elsewhere or later.
         return web.Response(status=503, text="shutting down")
-    bolt_response = await request.app[BOLT].async_dispatch(await to_bolt_request(request))
-    return await to_aiohttp_response(bolt_response)
+    with request.app[SERVICES].acks.delivery():  # turns about to start wait for this ack
+        bolt_response = await request.app[BOLT].async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -6,13 +6,25 @@ import asyncio
 import time
 from typing import Any
 
+import aiohttp
 from redis.asyncio import Redis
 
 from bot.models import ThreadRef
 from bot.store import keys
 from bot.store.thread_order import ThreadOrder
 from tests import samples
-from tests.harness import CHANNEL, TEAM, USER, Harness, eventually, next_ts
+from tests.conftest import TEST_REDIS_URL
+from tests.fakes import FakeClaude, FakeSlack
+from tests.harness import (
+    CHANNEL,
+    TEAM,
+    USER,
+    Harness,
+    eventually,
+    make_settings,
+    next_ts,
+    start_bot,
+)
 
 # The harness's TURN_CLAIM_TIMEOUT_SECONDS is 3, so a turn waits up to 6 s for a missing one.
 ORDER_WAIT_SECONDS = 6.0
@@ -123,3 +135,21 @@ async def _answers(harness: Harness, thread_ts: str, count: int) -> bool:
 
 def _questions(harness: Harness) -> list[str]:
     return [r["messages"][-1]["content"][-1]["text"] for r in harness.claude.requests]
+
+
+async def test_slacks_second_copy_is_dropped_by_the_process_that_queued_the_first(
+    slack: FakeSlack, claude: FakeClaude, redis: Redis
+) -> None:
+    settings = make_settings(slack, claude, TEST_REDIS_URL)
+    async with aiohttp.ClientSession() as http:
+        harness = Harness(slack, claude, settings, http)
+        harness.bots.append(await start_bot(settings, run_workers=False))
+        try:
+            mention = await harness.mention("one", both_events=False)
+            # Even with Redis's mark gone, the process that queued it knows the copy.
+            await redis.delete(keys.seen(_thread(mention["ts"]), mention["ts"]))
+            copy = {"type": "message", "channel_type": "channel", **mention}
+            assert (await harness.deliver(copy)).status == 200
+            assert await redis.xlen(keys.STREAM) == 1
+        finally:
+            await harness.bot.stop()

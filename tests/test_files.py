@@ -91,7 +91,10 @@ async def test_concurrent_shares_of_the_same_bytes_upload_once(harness: Harness)
     data = samples.png("orange")
     files = [harness.slack.add_file(f"F{i}", f"{i}.png", data) for i in range(6)]
 
-    await asyncio.gather(*(harness.mention(f"q{i}?", files=[f]) for i, f in enumerate(files)))
+    # Six people: one person's sixth question at once would be over USER_QUEUED_QUESTIONS.
+    await asyncio.gather(
+        *(harness.mention(f"q{i}?", files=[f], user=f"U{i}") for i, f in enumerate(files))
+    )
     await harness.settle()
 
     assert len(harness.claude.requests) == 6

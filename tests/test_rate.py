@@ -60,7 +60,9 @@ async def test_the_rate_counts_a_minute_and_follow_ups_across_threads(harness: H
     assert len(await harness.replies(fourth["ts"])) == 1
 
 
-@pytest.mark.parametrize("settings_overrides", [{"user_questions_per_minute": 0}])
+@pytest.mark.parametrize(
+    "settings_overrides", [{"user_questions_per_minute": 0, "user_queued_questions": 0}]
+)
 async def test_a_rate_of_zero_means_no_limit(harness: Harness) -> None:
     for n in range(12):
         await harness.mention(

@@ -20,7 +20,7 @@ from bot.store import keys
 from bot.store.connection import connect
 from tests import redis_topologies, samples
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import CHANNEL, TEAM, Harness, answer, make_settings, start_bot
+from tests.harness import CHANNEL, TEAM, USER, Harness, answer, make_settings, start_bot
 
 
 @pytest.fixture(params=["sentinel", "cluster"])
@@ -56,6 +56,8 @@ async def test_a_conversation_runs_on_sentinel_and_cluster(
             ]
             thread = ThreadRef(team_id=TEAM, channel_id=CHANNEL, thread_ts=msg["ts"])
             assert await redis.llen(keys.turns(thread)) == 6
+            # Each question counted under its asker's cap, and freed when answered.
+            assert await redis.zcard(keys.waiting(TEAM, USER)) == 0
             await harness.mention("forget", thread_ts=msg["ts"])
             await harness.settle()
             assert await redis.llen(keys.turns(thread)) == 0

@@ -10,10 +10,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.store import keys
+from bot.store.queue import TurnQueue
 from tests import samples
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeClaude, FakeSlack
-from tests.harness import CHANNEL, Harness, bot_on, eventually, next_ts
+from tests.harness import CHANNEL, Harness, bot_on, eventually
 from tests.resp_proxy import RespProxy, Rule, resp_proxy
 
 _REAL = urlsplit(TEST_REDIS_URL)
@@ -38,24 +39,23 @@ def _asked(harness: Harness) -> list[str]:
     return [r["messages"][-1]["content"][-1]["text"] for r in harness.claude.requests]
 
 
-async def test_a_turn_queued_late_is_still_answered_before_the_turns_after_it(
-    proxied: Harness, proxy: RespProxy
+async def test_a_turn_reclaimed_from_a_dead_process_is_answered_before_the_turns_after_it(
+    proxied: Harness, proxy: RespProxy, redis: Redis
 ) -> None:
-    # The first question's write to the stream is slow, so its follow-up reaches the
-    # stream (and a worker) first: the follow-up must wait for it.
-    proxy.rules["XADD"] = Rule(delay=0.8, times=1)
+    # A process takes the thread's first question off the queue and dies; its follow-up
+    # reaches a live worker first, which must wait until the first is reclaimed and answered.
+    proxy.rules["XREADGROUP"] = Rule(delay=1.5)  # the live bot reads late
+    await asyncio.sleep(1.2)  # its blocking read already at Redis (1 s) has returned
     shot = proxied.slack.add_file("F1", "a.png", samples.png())
-    thread_ts = next_ts()
-    first = asyncio.create_task(
-        proxied.mention("first", files=[shot], ts=thread_ts, both_events=False)
-    )
-    await eventually(lambda: _used(proxy.rules["XADD"]), timeout=5)
-    await proxied.message("second", thread_ts=thread_ts)
-    await first
+    first = await proxied.mention("first", files=[shot], both_events=False)
+    dead = TurnQueue(redis, "dead")
+    assert [q.job.text for q in (await dead.read(count=1, block_ms=500)).jobs] == ["first"]
+    proxy.rules.clear()
+    await proxied.message("second", thread_ts=first["ts"])
     await proxied.settle(timeout=20)
 
     assert _asked(proxied) == ["first", "second"]
-    assert len(proxied.slack.reply_texts(CHANNEL, thread_ts)) == 2
+    assert len(proxied.slack.reply_texts(CHANNEL, first["ts"])) == 2
 
 
 async def test_a_turn_answered_but_never_acknowledged_is_not_answered_again(

@@ -72,6 +72,11 @@ def connect(url: str | None, *, max_connections: int = 50, quiet: bool = False) 
     return Redis(connection_pool=pool)
 
 
+def is_cluster(redis: Redis) -> bool:
+    """Whether `redis` is a Redis Cluster client (a script's keys must share one slot)."""
+    return isinstance(redis, RedisCluster)
+
+
 def _once_more() -> Retry:
     """Retry a command once, at once, on a fresh connection after a connection error."""
     # After Redis restarts every pooled connection is dead; without this each one fails a

@@ -155,6 +155,23 @@ def rate_warned(team_id: str, user_id: str) -> str:
     return f"{PREFIX}:rate:{{{team_id}:{user_id}}}:warned"
 
 
+# A question queued or being answered stops counting towards its asker's cap after this long
+# even if nobody released it (its process died): answers take seconds to minutes.
+WAITING_STALE_SECONDS = 15 * 60
+# Slack retries a delivery for about 5 minutes: the cap's note is sent once per question.
+WAITING_TOLD_TTL_SECONDS = 3600
+
+
+def waiting(team_id: str, user_id: str) -> str:
+    """Sorted set of a person's questions queued or being answered, scored by time (ms)."""
+    return f"{PREFIX}:waiting:{{{team_id}:{user_id}}}"
+
+
+def waiting_told(team_id: str, user_id: str, request_key: str) -> str:
+    """Marks that a person was told a question of theirs was over their cap, so once."""
+    return f"{PREFIX}:waiting:{{{team_id}:{user_id}}}:told:{request_key}"
+
+
 def inline_media(team_id: str, sha256: str) -> str:
     """Prepared bytes (base64) kept for the base64 transport, so follow-ups never re-download."""
     return f"{PREFIX}:media:{{{team_id}:{sha256}}}"
