@@ -58,7 +58,7 @@ from bench_media import _machine  # noqa: E402
 
 from tests import samples  # noqa: E402
 from tests.fakes import FakeClaude, FakeSlack  # noqa: E402
-from tests.harness import CHANNEL, SIGNING_SECRET, TEAM, USER, next_ts  # noqa: E402
+from tests.harness import CHANNEL, SIGNING_SECRET, TEAM, USER, envelope, next_ts  # noqa: E402
 from tests.processes import bot_env, wait_healthy  # noqa: E402
 from tests.redis_topologies import free_port, standalone  # noqa: E402
 from tests.slack_signing import signed_headers  # noqa: E402
@@ -182,7 +182,7 @@ def slow_callbacks(log: Path, top: int = 12) -> list[str]:
 
 def deliveries(info: dict[str, Any], mentions: int) -> list[str]:
     """Bodies of a burst: each mention as app_mention, then as message (file_share)."""
-    bodies = []
+    bodies: list[str] = []
     for n in range(mentions):
         base = {
             "user": f"{USER}{n:03d}",  # 60 people: one person's rate limit would refuse most
@@ -197,16 +197,8 @@ def deliveries(info: dict[str, Any], mentions: int) -> list[str]:
             {"type": "message", "subtype": "file_share", "channel_type": "channel", **base},
         ]
         for event in copies:
-            payload = {
-                "token": "legacy",
-                "team_id": TEAM,
-                "api_app_id": "A0APP",
-                "event": event,
-                "type": "event_callback",
-                "event_id": f"Ev{time.time_ns()}{len(bodies)}",
-                "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM, "user_id": info["bot_user_id"]}],
-            }
+            event_id = f"Ev{time.time_ns()}{len(bodies)}"
+            payload = envelope(event, event_id=event_id, bot_user_id=info["bot_user_id"])
             bodies.append(json.dumps(payload))
     return bodies
 

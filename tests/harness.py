@@ -62,6 +62,20 @@ def make_settings(
     return load_settings(**values)
 
 
+def envelope(event: dict[str, Any], *, event_id: str, bot_user_id: str) -> dict[str, Any]:
+    """An Events API `event_callback` around `event`, as Slack sends it to the app."""
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "api_app_id": "A0APP",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": bot_user_id, "is_bot": True}],
+    }
+
+
 @dataclass
 class BotProcess:
     """One bot process: its services, its HTTP server and its URL."""
@@ -118,18 +132,8 @@ class Harness:
         retry_num: int | None = None,
     ) -> aiohttp.ClientResponse:
         """POST an Events API delivery, signed, as Slack would."""
-        payload = {
-            "token": "legacy",
-            "team_id": TEAM,
-            "api_app_id": "A0APP",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(self.event_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM, "user_id": self.slack.bot_user_id, "is_bot": True}
-            ],
-        }
+        event_id = event_id or f"Ev{next(self.event_ids):08d}"
+        payload = envelope(event, event_id=event_id, bot_user_id=self.slack.bot_user_id)
         return await self.deliver_body(payload, to=to, retry_num=retry_num)
 
     async def deliver_body(
