@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from bot.errors import ConfigError
 from bot.prices import Tokens, cost_micro_usd, model_family, parse_prices, published_price
 from tests.fakes import FakeClaude, FakeSlack
 from tests.harness import make_settings, start_bot
+from tests.processes import bot_env, run
 
 
 @pytest.mark.parametrize(
@@ -95,25 +93,19 @@ def test_admin_users_takes_slack_ids() -> None:
     assert str(error.value).startswith("ADMIN_USERS is invalid (takes Slack user ids")
 
 
-def test_a_limit_on_a_model_without_a_price_stops_startup_with_one_line(tmp_path: Path) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "s",
-        "ANTHROPIC_API_KEY": "k",
-        "CLAUDE_MODEL": "claude-future-9",
-        "SPEND_LIMIT_USD_PER_MONTH": "500",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+async def test_a_limit_on_a_model_without_a_price_stops_startup_with_one_line(
+    tmp_path: Path,
+) -> None:
+    env = bot_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="s",
+        ANTHROPIC_API_KEY="k",
+        CLAUDE_MODEL="claude-future-9",
+        SPEND_LIMIT_USD_PER_MONTH="500",
     )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    code, _, err = await run("serve", env=env, cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines() == [
         "vision-bot: SPEND_LIMIT_USD_PER_MONTH needs the price of CLAUDE_MODEL=claude-future-9, "
         "which this release doesn't know: set CLAUDE_PRICES=input=N,output=N,cache_write=N,"
         "cache_read=N in USD per million tokens (your platform's price list)"
