@@ -287,6 +287,29 @@ def _elements(blocks: list[Json], kind: str) -> list[Json]:
     return found
 
 
+def _view_errors(args: Json, kind: str) -> tuple[Json, list[str]]:
+    """The `view` argument and what any view of `kind` (modal, home) gets wrong."""
+    view = args.get("view")
+    if not isinstance(view, dict):
+        raise _Fail("invalid_arguments", messages=["[ERROR] must be a JSON object"])
+    errors: list[str] = []
+    if view.get("type") != kind:
+        errors.append(f"[ERROR] must be '{kind}' [json-pointer:/view/type]")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list):
+        errors.append("[ERROR] must provide an array [json-pointer:/view/blocks]")
+    else:
+        try:
+            _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
+        except _Fail as fail:
+            errors += fail.messages or ["[ERROR] invalid blocks [json-pointer:/view/blocks]"]
+    if len(str(view.get("private_metadata", ""))) > 3000:
+        errors.append(
+            "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+        )
+    return view, errors
+
+
 def _plain_text(obj: Any, pointer: str, limit: int) -> list[str]:
     """Errors of a plain_text object of a view (title, submit, close)."""
     if not isinstance(obj, dict) or obj.get("type") != "plain_text":
@@ -899,30 +922,15 @@ class FakeSlack(AgentSurfaces):
 
     def _view(self, args: Json, *, view_id: str | None = None) -> Json:
         """Validate the `view` argument of views.open/update; return the view Slack stores."""
-        view = args.get("view")
-        if not isinstance(view, dict):
-            raise _Fail("invalid_arguments", messages=["[ERROR] must be a JSON object"])
-        errors: list[str] = []
-        if view.get("type") != "modal":
-            errors.append("[ERROR] must be 'modal' [json-pointer:/view/type]")
+        view, errors = _view_errors(args, "modal")
         errors += _plain_text(view.get("title"), "/view/title", VIEW_TITLE_LIMIT)
         for key in ("submit", "close"):
             if key in view:
                 errors += _plain_text(view[key], f"/view/{key}", VIEW_TITLE_LIMIT)
         blocks = view.get("blocks")
-        if not isinstance(blocks, list):
-            errors.append("[ERROR] must provide an array [json-pointer:/view/blocks]")
-        else:
-            try:
-                _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
-            except _Fail as fail:
-                errors += fail.messages or ["[ERROR] invalid blocks [json-pointer:/view/blocks]"]
-            if "submit" not in view and any(b.get("type") == "input" for b in blocks):
-                errors.append("[ERROR] must provide a submit property when using input blocks")
-        if len(str(view.get("private_metadata", ""))) > 3000:
-            errors.append(
-                "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
-            )
+        inputs = isinstance(blocks, list) and any(b.get("type") == "input" for b in blocks)
+        if inputs and "submit" not in view:
+            errors.append("[ERROR] must provide a submit property when using input blocks")
         callback_id = view.get("callback_id", "")
         if not isinstance(callback_id, str) or len(callback_id) > 255:
             errors.append("[ERROR] must be at most 255 characters [json-pointer:/view/callback_id]")
@@ -1000,26 +1008,10 @@ class FakeSlack(AgentSurfaces):
     def _m_views_publish(self, args: Json) -> Json:
         """A Home tab: a `home` view of at most 100 blocks, published for one user."""
         _need(args, "user_id")
-        view = args.get("view")
-        if not isinstance(view, dict):
-            raise _Fail("invalid_arguments", messages=["[ERROR] must be a JSON object"])
-        errors: list[str] = []
-        if view.get("type") != "home":
-            errors.append("[ERROR] must be 'home' [json-pointer:/view/type]")
-        blocks = view.get("blocks")
-        if not isinstance(blocks, list):
-            errors.append("[ERROR] must provide an array [json-pointer:/view/blocks]")
-        else:
-            try:
-                _check_blocks(blocks, VIEW_BLOCKS_LIMIT)
-            except _Fail:
-                errors.append("[ERROR] invalid blocks [json-pointer:/view/blocks]")
-        if len(str(view.get("private_metadata", ""))) > 3000:
-            errors.append(
-                "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
-            )
+        view, errors = _view_errors(args, "home")
         if errors:
             raise _Fail("invalid_arguments", messages=errors)
+        blocks = view["blocks"]
         user_id = str(args["user_id"])
         old = self.home_views.get(user_id)
         if old and args.get("hash") and args["hash"] != old["hash"]:
