@@ -52,12 +52,7 @@ async def test_a_question_asked_while_redis_is_down_is_told_once_and_answers_res
         # The first probe and the first question find Redis back, not a dead connection.
         async with harness.http.get(f"{harness.bot.url}/healthz") as response:
             assert response.status == 200
-        after = await harness.mention("and now?", files=[shot(slack, "F3")])
-
-        async def answered() -> bool:
-            return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 2)]
-
-        await eventually(answered, timeout=15)
+        await answers_resume(harness, "F3", number=2)
 
 
 async def test_the_slash_command_says_so_instead_of_failing(
@@ -71,6 +66,16 @@ async def test_the_slash_command_says_so_instead_of_failing(
         reply = await harness.command("help")
 
     assert reply == {"response_type": "ephemeral", "text": CANT_ANSWER_NOW}
+
+
+async def answers_resume(harness: Harness, file_id: str, *, number: int) -> None:
+    """A new question about a new image gets the bot's `number`th answer."""
+    after = await harness.mention("and now?", files=[shot(harness.slack, file_id)])
+
+    async def answered() -> bool:
+        return harness.slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, number)]
+
+    await eventually(answered, timeout=15)
 
 
 def shot(slack: FakeSlack, file_id: str) -> dict[str, object]:
@@ -92,12 +97,7 @@ async def test_a_question_asked_while_redis_hangs_is_told_too_not_held_forever(
         assert slack.reply_texts(CHANNEL, asked["ts"]) == [CANT_ANSWER_NOW]
 
         proxy.rules.clear()
-        after = await harness.mention("and now?", files=[shot(slack, "F2")])
-
-        async def answered() -> bool:
-            return slack.reply_texts(CHANNEL, after["ts"]) == [answer(1, 1)]
-
-        await eventually(answered, timeout=15)
+        await answers_resume(harness, "F2", number=1)
 
 
 async def test_the_template_menu_shortcut_and_modal_say_so_instead_of_doing_nothing(
