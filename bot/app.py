@@ -152,10 +152,9 @@ def build_services(
         # A turn that ends, one way or another, frees its place under the asker's cap; it
         # starts once the server's acks due are sent.
         waiting.releasing(acks.first(conversation.handle)),
-        concurrency=settings.max_concurrent_turns,
+        slots=slots,
         claim_timeout=settings.turn_claim_timeout_seconds,
         on_dropped=waiting.releasing(conversation.give_up),
-        slots=slots,
         on_unreadable=metrics.unreadable_turns.inc,
     )
     metrics.in_flight.set_function(lambda: workers.in_flight)

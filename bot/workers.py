@@ -31,11 +31,10 @@ class Workers:
         queue: TurnQueue,
         handle: Callable[[QueuedJob], Awaitable[None]],
         *,
-        concurrency: int,
+        slots: AnswerSlots,
         claim_timeout: float,
         block_ms: int = 1000,
         on_dropped: OnDropped | None = None,
-        slots: AnswerSlots | None = None,
         on_unreadable: Callable[[int], None] | None = None,
     ) -> None:
         self.queue = queue
@@ -46,7 +45,7 @@ class Workers:
         self.block_ms = block_ms
         # Shared with the pipeline, which parks a turn waiting for its thread and takes a
         # slot only to answer; a `handle` that does neither holds its slot throughout.
-        self.slots = slots or AnswerSlots(concurrency)
+        self.slots = slots
         # Parked turns hold no slot, but each is a task polling its thread: bounded too.
         self.max_held = self.slots.capacity * HELD_PER_SLOT
         self._running: dict[str, asyncio.Task[None]] = {}

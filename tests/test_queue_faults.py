@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from bot.fairness import AnswerSlots
 from bot.models import Job
 from bot.store import keys
 from bot.store.queue import QueuedJob, TurnQueue
@@ -67,7 +68,9 @@ async def test_the_read_loop_survives_a_failure_while_creating_the_queue_again(
     async def handle(queued: QueuedJob) -> None:
         handled.append(queued.job.text)
 
-    workers = Workers(TurnQueue(client, "w"), handle, concurrency=2, claim_timeout=30, block_ms=100)
+    workers = Workers(
+        TurnQueue(client, "w"), handle, slots=AnswerSlots(2), claim_timeout=30, block_ms=100
+    )
     try:
         await workers.start()
         # Redis restarted without persistence (the stream is gone), then a failover makes
@@ -118,7 +121,7 @@ async def test_a_full_process_keeps_the_claims_of_its_running_turns(
         running.set()
         await asyncio.sleep(4)  # a long answer: well past the 1.5 s claim timeout
 
-    workers = Workers(TurnQueue(client, "full"), slow, concurrency=1, claim_timeout=1.5)
+    workers = Workers(TurnQueue(client, "full"), slow, slots=AnswerSlots(1), claim_timeout=1.5)
     other = TurnQueue(redis, "other")
     stolen: list[str] = []
     try:
@@ -154,7 +157,7 @@ async def test_an_unreadable_entry_does_not_hold_up_the_turns_read_with_it(redis
     workers = Workers(
         queue,
         handle,
-        concurrency=4,
+        slots=AnswerSlots(4),
         claim_timeout=60,  # nothing is retried within the test
         block_ms=100,
         on_unreadable=unreadable.append,

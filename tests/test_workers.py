@@ -6,6 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from bot.fairness import AnswerSlots
 from bot.models import Job
 from bot.store.queue import QueuedJob, TurnQueue
 from bot.workers import Workers
@@ -24,7 +25,7 @@ async def test_a_turn_finishing_in_the_grace_is_not_reclaimed_by_another_process
         finished.set()
 
     queue = TurnQueue(client, "stopping")
-    workers = Workers(queue, slow, concurrency=1, claim_timeout=1.5, block_ms=100)
+    workers = Workers(queue, slow, slots=AnswerSlots(1), claim_timeout=1.5, block_ms=100)
     other = TurnQueue(client, "other")
     try:
         await workers.start()

@@ -157,13 +157,12 @@ async def turn_slot(
     # of its process's answer slots.
     lock = order.redis.lock(keys.lock(thread), timeout=lock_seconds, sleep=POLL_SECONDS)
     deadline = time.monotonic() + order_wait_seconds
-    with contextlib.ExitStack() as waiting:
-        is_parked = False
-        while not await _take_if_due(order, lock, thread, ticket, deadline):
-            if not is_parked:
-                waiting.enter_context(parked())
-                is_parked = True
-            await asyncio.sleep(POLL_SECONDS)
+    if not await _take_if_due(order, lock, thread, ticket, deadline):
+        with parked():
+            while True:  # the lock and the tickets live in Redis, shared by processes: polled
+                await asyncio.sleep(POLL_SECONDS)
+                if await _take_if_due(order, lock, thread, ticket, deadline):
+                    break
     keeper = asyncio.create_task(_keep(lock, lock_seconds))
     served = True
     try:
