@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intake import Intake
 from bot.outage import CANT_ANSWER_NOW
 from bot.slack import blocks
+from bot.slack.notes import Notes
 from bot.store.connection import is_unreachable
 from bot.templates import Templates
 from handlers.identity import identity
@@ -118,6 +119,4 @@ async def _tell_if_unreachable(
     if not is_unreachable(exc):
         raise exc
     logger.warning("Redis unreachable: told %s in %s to try again", user_id, channel_id)
-    await client.chat_postEphemeral(
-        channel=channel_id, user=user_id, thread_ts=thread_ts, text=CANT_ANSWER_NOW
-    )
+    await Notes(client).to_person(channel_id, user_id, thread_ts, CANT_ANSWER_NOW)
